@@ -1,0 +1,260 @@
+//! Sentence-embedding encoders: load a model folder, tokenise, run (for inference or training),
+//! pool, normalise, and save a folder that sentence-transformers loads unchanged.
+
+mod bert;
+pub mod config;
+mod layers;
+mod mode;
+pub mod pooling;
+mod save;
+pub mod tokenize;
+pub mod weights;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
+
+pub use config::{ModelConfig, PoolingConfig, SentenceConfig};
+pub use layers::{dropout, LayerNorm, Linear};
+pub use mode::ForwardMode;
+pub use tokenize::{TextTokenizer, TokenBatch};
+
+use crate::error::{Error, Result};
+
+/// How to load an encoder. `Default` is f32 on the CPU.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EncoderOptions {
+    pub device: Device,
+    /// The dtype of the (master) weights; f32 for training, f64 for gradient checks.
+    pub dtype: DType,
+    /// Overrides the folder's `max_seq_length`.
+    pub max_seq_length: Option<usize>,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            device: Device::Cpu,
+            dtype: DType::F32,
+            max_seq_length: None,
+        }
+    }
+}
+
+impl EncoderOptions {
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
+    pub fn with_max_seq_length(mut self, n: usize) -> Self {
+        self.max_seq_length = Some(n);
+        self
+    }
+}
+
+/// The transformer under the pooling, one variant per model family.
+#[derive(Debug, Clone)]
+enum Backbone {
+    Bert(bert::Bert),
+}
+
+/// A loaded sentence-embedding model whose weights are trainable variables.
+pub struct Encoder {
+    dir: PathBuf,
+    config: ModelConfig,
+    sentence: SentenceConfig,
+    backbone: Backbone,
+    tokenizer: TextTokenizer,
+    varmap: VarMap,
+    /// Checkpoint tensors no layer uses (pooler, buffers), written back unchanged on save.
+    extra: HashMap<String, Tensor>,
+    device: Device,
+    dtype: DType,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("dir", &self.dir)
+            .field("config", &self.config)
+            .field("dtype", &self.dtype)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encoder {
+    /// Loads the model folder `dir` (Hugging Face / sentence-transformers layout).
+    pub fn load(dir: &Path, opts: &EncoderOptions) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::folder(dir, "not a folder"));
+        }
+        let config = ModelConfig::from_file(&dir.join("config.json"))?;
+        let sentence = SentenceConfig::from_dir(dir, config.hidden_size())?;
+        let max_pos = config.max_position_embeddings();
+        let max_len = opts.max_seq_length.or(sentence.max_seq_length).unwrap_or(max_pos).min(max_pos);
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?;
+        let mut weights = weights::Weights::from_dir(dir, &opts.device, opts.dtype)?;
+        let backbone = match &config {
+            ModelConfig::Bert(c) => Backbone::Bert(bert::Bert::load(c, &mut weights)?),
+        };
+        let (varmap, extra) = weights.finish();
+        Ok(Encoder {
+            dir: dir.to_path_buf(),
+            config,
+            sentence,
+            backbone,
+            tokenizer,
+            varmap,
+            extra,
+            device: opts.device.clone(),
+            dtype: opts.dtype,
+        })
+    }
+
+    /// The folder the model was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn sentence_config(&self) -> &SentenceConfig {
+        &self.sentence
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Length of the sentence vectors.
+    pub fn dim(&self) -> usize {
+        let p = &self.sentence.pooling;
+        let h = self.config.hidden_size();
+        [
+            p.pooling_mode_cls_token,
+            p.pooling_mode_max_tokens,
+            p.pooling_mode_mean_tokens,
+            p.pooling_mode_mean_sqrt_len_tokens,
+        ]
+        .iter()
+        .filter(|on| **on)
+        .count()
+            * h
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Tokens kept per text; longer texts are truncated.
+    pub fn max_seq_length(&self) -> usize {
+        self.tokenizer.max_len()
+    }
+
+    /// The trainable variables (every weight the forward pass uses).
+    pub fn vars(&self) -> Vec<Var> {
+        self.varmap.all_vars()
+    }
+
+    /// The trainable variables by checkpoint name.
+    pub fn named_vars(&self) -> Vec<(String, Var)> {
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch> {
+        self.tokenizer.batch(texts, &self.device)
+    }
+
+    /// Token states (batch, seq, hidden) before pooling.
+    pub fn token_states(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
+        match &self.backbone {
+            Backbone::Bert(m) => m.forward(batch, mode),
+        }
+    }
+
+    /// Sentence embeddings (batch, dim): backbone, pooling, then normalisation when the folder
+    /// asks for it. Differentiable unless `mode` is [`ForwardMode::Inference`].
+    pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
+        let states = self.token_states(batch, mode)?;
+        let pooled = pooling::pool(&states, &batch.mask, &self.sentence.pooling)?;
+        if self.sentence.normalize {
+            pooling::normalize(&pooled)
+        } else {
+            Ok(pooled)
+        }
+    }
+
+    /// Embeds `texts` for inference, `batch_size` at a time, in input order.
+    pub fn embed(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_progress(texts, batch_size, &mut |_| {})
+    }
+
+    /// As [`Encoder::embed`], calling `progress` with the number of texts done after each batch.
+    pub fn embed_with_progress(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument("batch size must be at least 1".into()));
+        }
+        // Longest first, so each batch holds texts of similar length and pads little.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut done = 0;
+        for chunk in order.chunks(batch_size) {
+            let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let batch = self.tokenize(&batch_texts)?;
+            let emb = self.forward(&batch, &mut ForwardMode::Inference)?;
+            let rows = emb.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+            for (&i, row) in chunk.iter().zip(rows) {
+                out[i] = row;
+            }
+            done += chunk.len();
+            progress(done);
+        }
+        Ok(out)
+    }
+
+    /// Every tensor of the model by checkpoint name: trained variables and untouched extras.
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        let mut all = self.extra.clone();
+        for (name, var) in self.named_vars() {
+            all.insert(name, var.as_tensor().clone());
+        }
+        all
+    }
+
+    /// Writes a model folder at `dest` that sentence-transformers loads unchanged. The folder
+    /// appears whole or not at all.
+    pub fn save(&self, dest: &Path) -> Result<()> {
+        save::save(self, dest)
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}

@@ -1,0 +1,115 @@
+//! Turns texts into padded id tensors with the model's `tokenizer.json`, padding to the longest
+//! text of each batch and truncating at the model's `max_seq_length` (sentence-transformers'
+//! behaviour), not at the fixed length `tokenizer.json` may carry.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// A tokenised batch: ids, token type ids and attention mask, each (batch, seq) u32.
+#[derive(Debug, Clone)]
+pub struct TokenBatch {
+    pub ids: Tensor,
+    pub type_ids: Tensor,
+    pub mask: Tensor,
+    /// Real (unpadded) length of each text, in tokens.
+    pub lengths: Vec<usize>,
+}
+
+/// A tokenizer set up for sentence embedding.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer").field("max_len", &self.max_len).finish()
+    }
+}
+
+impl TextTokenizer {
+    pub fn from_file(path: &Path, max_len: usize) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::folder(
+                path.parent().unwrap_or(path),
+                "tokenizer.json is missing (attune reads the fast-tokenizer file)",
+            ));
+        }
+        let bad = |reason: String| Error::Tokenizer {
+            path: path.into(),
+            reason,
+        };
+        let mut inner = Tokenizer::from_file(path).map_err(|e| bad(e.to_string()))?;
+        let pad = inner.get_padding().cloned();
+        let (pad_id, pad_token) = match pad {
+            Some(p) => (p.pad_id, p.pad_token),
+            None => {
+                let token = ["[PAD]", "<pad>"]
+                    .into_iter()
+                    .find(|t| inner.token_to_id(t).is_some())
+                    .ok_or_else(|| bad("no padding token ([PAD] or <pad>) in the vocabulary".into()))?;
+                (inner.token_to_id(token).unwrap_or(0), token.to_string())
+            }
+        };
+        inner.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id,
+            pad_token,
+            ..Default::default()
+        }));
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                ..Default::default()
+            }))
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(TextTokenizer { inner, max_len })
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Token count of each text after truncation, without padding.
+    pub fn lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        let enc = self.encode(texts)?;
+        Ok(enc.iter().map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count()).collect())
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        self.inner
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))
+    }
+
+    /// Tokenises a batch into tensors on `device`.
+    pub fn batch(&self, texts: &[&str], device: &Device) -> Result<TokenBatch> {
+        if texts.is_empty() {
+            return Err(Error::InvalidArgument("cannot tokenise an empty batch".into()));
+        }
+        let enc = self.encode(texts)?;
+        let seq = enc[0].get_ids().len();
+        let n = enc.len();
+        let mut ids = Vec::with_capacity(n * seq);
+        let mut types = Vec::with_capacity(n * seq);
+        let mut mask = Vec::with_capacity(n * seq);
+        let mut lengths = Vec::with_capacity(n);
+        for e in &enc {
+            ids.extend_from_slice(e.get_ids());
+            types.extend_from_slice(e.get_type_ids());
+            mask.extend_from_slice(e.get_attention_mask());
+            lengths.push(e.get_attention_mask().iter().filter(|m| **m == 1).count());
+        }
+        Ok(TokenBatch {
+            ids: Tensor::from_vec(ids, (n, seq), device)?,
+            type_ids: Tensor::from_vec(types, (n, seq), device)?,
+            mask: Tensor::from_vec(mask, (n, seq), device)?,
+            lengths,
+        })
+    }
+}

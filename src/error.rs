@@ -1,0 +1,87 @@
+//! One error type for the library. Every variant that comes from a user's file names the file
+//! (and the line where there is one), so the CLI can print it as it is.
+
+use std::path::PathBuf;
+
+/// A crate-wide result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A model folder that is missing a file or holds one that cannot be used.
+    #[error("model folder {}: {reason}", path.display())]
+    ModelFolder { path: PathBuf, reason: String },
+
+    #[error("{}: invalid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{}: model_type {model_type:?} is not supported (supported: {supported})", path.display())]
+    UnknownModelType {
+        path: PathBuf,
+        model_type: String,
+        supported: String,
+    },
+
+    #[error("{}: cannot read weights: {reason}", path.display())]
+    Weights { path: PathBuf, reason: String },
+
+    #[error("{}: tokenizer: {reason}", path.display())]
+    Tokenizer { path: PathBuf, reason: String },
+
+    /// No source could provide the model; `attempts` says what was tried and why it failed.
+    #[error("could not find model {spec:?}; tried:\n{}", attempts.iter().map(|a| format!("  - {a}")).collect::<Vec<_>>().join("\n"))]
+    ModelNotFound { spec: String, attempts: Vec<String> },
+
+    #[error("download {url}: {reason}")]
+    Download { url: String, reason: String },
+
+    /// A problem in a user's input file, at a line when one is known.
+    #[error("{}{}: {reason}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Input {
+        path: PathBuf,
+        line: Option<usize>,
+        reason: String,
+    },
+
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    #[error("tensor: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn folder(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::ModelFolder {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn input(path: impl Into<PathBuf>, line: Option<usize>, reason: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            line,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The `attune` command: a thin face over the library. Every error comes up here with `?` and
+//! is printed once, with a non-zero exit; a closed pipe on stdout is not an error.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(io) = e.downcast_io() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
