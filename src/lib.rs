@@ -12,6 +12,8 @@ pub mod encoder;
 pub mod error;
 pub mod io;
 pub mod source;
+#[doc(hidden)]
+pub mod testing;
 pub mod util;
 
 pub use encoder::{Encoder, EncoderOptions, ForwardMode};

@@ -48,7 +48,18 @@ pub fn run(a: EmbedArgs) -> Result<(), CliError> {
         .or_else(|| a.output.as_deref().and_then(OutputFormat::from_extension))
         .unwrap_or(OutputFormat::Jsonl);
     if format == OutputFormat::Npy && a.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::Usage("--format npy is binary: write it to a file with --output".into()));
+        return Err(CliError::Usage(
+            "--format npy is binary: write it to a file with --output".into(),
+        ));
+    }
+    if let Some(dir) = a.output.as_deref().and_then(|o| o.parent()) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(attune::Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "the output folder does not exist"),
+            )
+            .into());
+        }
     }
     let encoder = load_encoder(&a.model)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -59,6 +59,11 @@ pub(crate) fn source_options() -> SourceOptions {
 /// Resolves and loads `spec`, telling on stderr where it came from.
 pub(crate) fn load_encoder(spec: &str) -> Result<attune::Encoder, CliError> {
     let resolved = attune::resolve_model(spec, &source_options())?;
-    eprintln!("attune: model {spec} from {}", resolved.dir.display());
-    Ok(attune::Encoder::load(&resolved.dir, &attune::EncoderOptions::default())?)
+    if resolved.dir != std::path::Path::new(spec) {
+        eprintln!("attune: model {spec} from {}", resolved.dir.display());
+    }
+    Ok(attune::Encoder::load(
+        &resolved.dir,
+        &attune::EncoderOptions::default(),
+    )?)
 }

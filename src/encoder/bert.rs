@@ -76,7 +76,10 @@ impl Bert {
         let eps = cfg.layer_norm_eps;
         let embeddings = Embeddings {
             word: ws.var("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?,
-            position: ws.var("embeddings.position_embeddings.weight", &[cfg.max_position_embeddings, h])?,
+            position: ws.var(
+                "embeddings.position_embeddings.weight",
+                &[cfg.max_position_embeddings, h],
+            )?,
             token_type: ws.var("embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?,
             norm: layer_norm(ws, "embeddings.LayerNorm", h, eps)?,
             dropout: cfg.hidden_dropout_prob,
@@ -142,7 +145,9 @@ impl Attention {
     fn forward(&self, x: &Tensor, bias: &Tensor, mode: &mut ForwardMode) -> Result<Tensor> {
         let (b, t, h) = x.dims3()?;
         let split = |y: Tensor| -> Result<Tensor> {
-            Ok(y.reshape((b, t, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
+            Ok(y.reshape((b, t, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?)
         };
         let q = split(self.query.forward(x, mode)?)?;
         let k = split(self.key.forward(x, mode)?)?;

@@ -116,7 +116,7 @@ fn default_eps() -> f64 {
 impl BertConfig {
     fn validate(&self, path: &Path) -> Result<()> {
         let bad = |reason: String| Err(Error::folder(path.parent().unwrap_or(path), reason));
-        if self.hidden_size == 0 || self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(format!(
                 "config.json: hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -124,7 +124,9 @@ impl BertConfig {
         }
         match self.position_embedding_type.as_deref() {
             None | Some("absolute") => Ok(()),
-            Some(other) => bad(format!("config.json: position_embedding_type {other:?} is not supported (only \"absolute\")")),
+            Some(other) => bad(format!(
+                "config.json: position_embedding_type {other:?} is not supported (only \"absolute\")"
+            )),
         }
     }
 }
@@ -236,7 +238,10 @@ impl SentenceConfig {
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     if !path.exists() {
         let dir = path.parent().unwrap_or(path);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         return Err(Error::folder(dir, format!("{name} is missing")));
     }
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))

@@ -55,7 +55,12 @@ impl LayerNorm {
     pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
         if mode.is_inference() && x.dtype() == DType::F32 {
             let x = x.contiguous()?;
-            return Ok(candle_nn::ops::layer_norm(&x, &self.weight.detach(), &self.bias.detach(), self.eps as f32)?);
+            return Ok(candle_nn::ops::layer_norm(
+                &x,
+                &self.weight.detach(),
+                &self.bias.detach(),
+                self.eps as f32,
+            )?);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let xc = x.broadcast_sub(&mean)?;
@@ -110,7 +115,14 @@ mod tests {
         };
         let a = ln.forward(&x, &ForwardMode::Inference).unwrap();
         let b = ln.forward(&x, &ForwardMode::Exact).unwrap();
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(d < 1e-5, "fused and exact layer norm differ by {d}");
     }
 
@@ -120,13 +132,22 @@ mod tests {
         let x = Tensor::ones((1000,), DType::F32, &dev).unwrap();
         let mut r1 = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut r2 = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let a = dropout(&x, 0.1, &mut ForwardMode::Train(&mut r1)).unwrap().to_vec1::<f32>().unwrap();
-        let b = dropout(&x, 0.1, &mut ForwardMode::Train(&mut r2)).unwrap().to_vec1::<f32>().unwrap();
+        let a = dropout(&x, 0.1, &mut ForwardMode::Train(&mut r1))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = dropout(&x, 0.1, &mut ForwardMode::Train(&mut r2))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(a, b);
         let zeros = a.iter().filter(|v| **v == 0.0).count();
         assert!((50..150).contains(&zeros), "{zeros} of 1000 dropped at p=0.1");
         assert!(a.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
-        let same = dropout(&x, 0.1, &mut ForwardMode::Exact).unwrap().to_vec1::<f32>().unwrap();
+        let same = dropout(&x, 0.1, &mut ForwardMode::Exact)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert!(same.iter().all(|v| *v == 1.0));
     }
 }

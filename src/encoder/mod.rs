@@ -95,7 +95,11 @@ impl Encoder {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let sentence = SentenceConfig::from_dir(dir, config.hidden_size())?;
         let max_pos = config.max_position_embeddings();
-        let max_len = opts.max_seq_length.or(sentence.max_seq_length).unwrap_or(max_pos).min(max_pos);
+        let max_len = opts
+            .max_seq_length
+            .or(sentence.max_seq_length)
+            .unwrap_or(max_pos)
+            .min(max_pos);
         let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?;
         let mut weights = weights::Weights::from_dir(dir, &opts.device, opts.dtype)?;
         let backbone = match &config {

@@ -78,7 +78,10 @@ impl TextTokenizer {
     /// Token count of each text after truncation, without padding.
     pub fn lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
         let enc = self.encode(texts)?;
-        Ok(enc.iter().map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count()).collect())
+        Ok(enc
+            .iter()
+            .map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count())
+            .collect())
     }
 
     fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {

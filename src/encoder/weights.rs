@@ -60,15 +60,22 @@ impl Weights {
             .or_else(|| name.strip_suffix(".bias").map(|n| format!("{}{n}.beta", self.prefix)));
         let t = match self.tensors.remove(&full) {
             Some(t) => t,
-            None => alias.and_then(|a| self.tensors.remove(&a)).ok_or_else(|| Error::Weights {
-                path: self.path.clone(),
-                reason: format!("tensor {full:?} is missing; is this checkpoint of the architecture config.json names?"),
-            })?,
+            None => alias
+                .and_then(|a| self.tensors.remove(&a))
+                .ok_or_else(|| Error::Weights {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "tensor {full:?} is missing; is this checkpoint of the architecture config.json names?"
+                    ),
+                })?,
         };
         if t.dims() != shape {
             return Err(Error::Weights {
                 path: self.path.clone(),
-                reason: format!("tensor {full:?} has shape {:?}, config.json implies {shape:?}", t.dims()),
+                reason: format!(
+                    "tensor {full:?} has shape {:?}, config.json implies {shape:?}",
+                    t.dims()
+                ),
             });
         }
         let var = Var::from_tensor(&t.to_dtype(self.dtype)?)?;
@@ -100,7 +107,8 @@ fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>>
         candle_core::safetensors::load_buffer(&bytes, device)
             .map_err(|e| bad(format!("{e} (the file may be truncated or corrupt; download it again)")))
     } else {
-        let list = candle_core::pickle::read_all(path).map_err(|e| bad(format!("{e} (the file may be truncated or corrupt)")))?;
+        let list = candle_core::pickle::read_all(path)
+            .map_err(|e| bad(format!("{e} (the file may be truncated or corrupt)")))?;
         Ok(list.into_iter().collect())
     }
 }

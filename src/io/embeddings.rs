@@ -25,7 +25,12 @@ impl OutputFormat {
 }
 
 /// Writes `embeddings` (one row per text, equal lengths) in `format`.
-pub fn write_embeddings(w: &mut dyn Write, format: OutputFormat, texts: &[&str], embeddings: &[Vec<f32>]) -> std::io::Result<()> {
+pub fn write_embeddings(
+    w: &mut dyn Write,
+    format: OutputFormat,
+    texts: &[&str],
+    embeddings: &[Vec<f32>],
+) -> std::io::Result<()> {
     match format {
         OutputFormat::Jsonl => {
             #[derive(serde::Serialize)]
@@ -60,7 +65,11 @@ pub fn write_embeddings(w: &mut dyn Write, format: OutputFormat, texts: &[&str],
 /// little-endian f32 data in C order.
 fn write_npy(w: &mut dyn Write, rows: &[Vec<f32>]) -> std::io::Result<()> {
     let dim = rows.first().map_or(0, Vec::len);
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows.len(), dim);
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        rows.len(),
+        dim
+    );
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
@@ -94,7 +103,9 @@ mod tests {
         write_npy(&mut buf, &[vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0]]).unwrap();
         let hlen = u16::from_le_bytes([buf[8], buf[9]]) as usize;
         assert_eq!((10 + hlen) % 64, 0);
-        assert!(std::str::from_utf8(&buf[10..10 + hlen]).unwrap().contains("'shape': (3, 2)"));
+        assert!(std::str::from_utf8(&buf[10..10 + hlen])
+            .unwrap()
+            .contains("'shape': (3, 2)"));
         assert_eq!(buf.len(), 10 + hlen + 6 * 4);
         assert_eq!(f32::from_le_bytes(buf[10 + hlen..14 + hlen].try_into().unwrap()), 1.0);
     }
@@ -106,6 +117,9 @@ mod tests {
         assert_eq!(String::from_utf8(buf).unwrap(), "text,e0,e1\n\"a, b\",0.5,-1\n");
         let mut buf = Vec::new();
         write_embeddings(&mut buf, OutputFormat::Jsonl, &["x"], &[vec![0.25]]).unwrap();
-        assert_eq!(String::from_utf8(buf).unwrap(), "{\"text\":\"x\",\"embedding\":[0.25]}\n");
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "{\"text\":\"x\",\"embedding\":[0.25]}\n"
+        );
     }
 }

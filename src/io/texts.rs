@@ -19,7 +19,12 @@ pub enum TextFile {
 
 impl TextFile {
     pub fn from_path(path: &Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
             Some("csv") => TextFile::Csv { delimiter: b',' },
             Some("tsv") | Some("tab") => TextFile::Csv { delimiter: b'\t' },
             Some("jsonl") | Some("ndjson") | Some("json") => TextFile::Jsonl,
@@ -68,13 +73,20 @@ pub fn find_column(
             Some(w) => format!("no column {w:?}"),
             None => format!(
                 "no {what} column: looked for {}",
-                candidates.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+                candidates
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         Error::input(
             path,
             Some(1),
-            format!("{looked}; the header has {}. Name the column with {flag}", headers.join(", ")),
+            format!(
+                "{looked}; the header has {}. Name the column with {flag}",
+                headers.join(", ")
+            ),
         )
     })
 }
@@ -108,7 +120,12 @@ fn read_csv(path: &Path, content: &str, delimiter: u8, column: Option<&str>) -> 
         .delimiter(delimiter)
         .flexible(false)
         .from_reader(content.as_bytes());
-    let headers: Vec<String> = rdr.headers().map_err(|e| csv_error(path, e))?.iter().map(String::from).collect();
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(String::from)
+        .collect();
     let col = find_column(path, &headers, column, TEXT_COLUMNS, "text", "--text-column")?;
     let mut out = Vec::new();
     for rec in rdr.records() {
@@ -125,14 +142,17 @@ fn read_jsonl(path: &Path, content: &str, column: Option<&str>) -> Result<Vec<St
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| Error::input(path, Some(line_no), format!("invalid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| Error::input(path, Some(line_no), format!("invalid JSON: {e}")))?;
         let text = match &value {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Object(map) => {
                 let key = match column {
                     Some(c) => map.contains_key(c).then(|| c.to_string()),
-                    None => TEXT_COLUMNS.iter().find(|c| map.contains_key(**c)).map(|c| c.to_string()),
+                    None => TEXT_COLUMNS
+                        .iter()
+                        .find(|c| map.contains_key(**c))
+                        .map(|c| c.to_string()),
                 };
                 let key = key.ok_or_else(|| {
                     let fields: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -141,7 +161,9 @@ fn read_jsonl(path: &Path, content: &str, column: Option<&str>) -> Result<Vec<St
                         Some(line_no),
                         format!(
                             "no text field ({}); the object has {}. Name it with --text-column",
-                            column.map(|c| format!("{c:?}")).unwrap_or_else(|| TEXT_COLUMNS.join(", ")),
+                            column
+                                .map(|c| format!("{c:?}"))
+                                .unwrap_or_else(|| TEXT_COLUMNS.join(", ")),
                             fields.join(", ")
                         ),
                     )
@@ -149,7 +171,11 @@ fn read_jsonl(path: &Path, content: &str, column: Option<&str>) -> Result<Vec<St
                 match &map[&key] {
                     serde_json::Value::String(s) => s.trim().to_string(),
                     other => {
-                        return Err(Error::input(path, Some(line_no), format!("field {key:?} is {other}, not a string")))
+                        return Err(Error::input(
+                            path,
+                            Some(line_no),
+                            format!("field {key:?} is {other}, not a string"),
+                        ))
                     }
                 }
             }
@@ -189,12 +215,18 @@ mod tests {
     fn errors_name_file_and_line() {
         let (_d, p) = file("bad.txt", b"ok\nfine\n\xff\xfe bad\n");
         let e = read_texts(&p, None).unwrap_err().to_string();
-        assert!(e.contains("bad.txt") && e.contains("line 3") && e.contains("UTF-8"), "{e}");
+        assert!(
+            e.contains("bad.txt") && e.contains("line 3") && e.contains("UTF-8"),
+            "{e}"
+        );
         let (_d, p) = file("empty.txt", b"  \n");
         assert!(read_texts(&p, None).unwrap_err().to_string().contains("empty"));
         let (_d, p) = file("cols.csv", b"a,b\n1,2\n");
         let e = read_texts(&p, None).unwrap_err().to_string();
-        assert!(e.contains("cols.csv") && e.contains("no text column") && e.contains("a, b"), "{e}");
+        assert!(
+            e.contains("cols.csv") && e.contains("no text column") && e.contains("a, b"),
+            "{e}"
+        );
         let (_d, p) = file("ragged.csv", b"text,b\n1,2\n3\n");
         let e = read_texts(&p, None).unwrap_err().to_string();
         assert!(e.contains("line 3"), "{e}");

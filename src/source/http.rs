@@ -15,6 +15,12 @@ pub(crate) fn agent() -> ureq::Agent {
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
         .user_agent(concat!("attune/", env!("CARGO_PKG_VERSION")))
+        // The system's trust store, so TLS-inspecting proxies that the machine trusts work.
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
         .build()
         .new_agent()
 }
@@ -31,7 +37,11 @@ fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<ureq::http
 }
 
 /// GETs `url` and parses the body as JSON.
-pub(crate) fn get_json<T: serde::de::DeserializeOwned>(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<T> {
+pub(crate) fn get_json<T: serde::de::DeserializeOwned>(
+    agent: &ureq::Agent,
+    url: &str,
+    token: Option<&str>,
+) -> Result<T> {
     let mut resp = get(agent, url, token)?;
     let text = resp
         .body_mut()

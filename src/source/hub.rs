@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use serde::Deserialize;
 
 use super::{http, SourceOptions};
@@ -48,7 +47,9 @@ pub(crate) fn cached(opts: &SourceOptions, repo: &str) -> Result<PathBuf, String
 }
 
 fn has_weights(dir: &Path) -> bool {
-    crate::encoder::weights::WEIGHT_FILES.iter().any(|f| dir.join(f).exists())
+    crate::encoder::weights::WEIGHT_FILES
+        .iter()
+        .any(|f| dir.join(f).exists())
 }
 
 #[derive(Deserialize)]

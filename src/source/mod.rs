@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+/// Receives lines of news from the sources.
+pub type EventSink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Settings of the model sources, usually read from the environment with
 /// [`SourceOptions::from_env`].
 #[derive(Clone)]
@@ -33,7 +36,7 @@ pub struct SourceOptions {
     /// PyPI's JSON API root (`$ATTUNE_PYPI_URL`, else `https://pypi.org/pypi`).
     pub pypi_url: String,
     /// Called with a line of news (a download starting); the CLI prints it on stderr.
-    pub on_event: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_event: Option<EventSink>,
 }
 
 impl std::fmt::Debug for SourceOptions {
@@ -63,11 +66,14 @@ impl SourceOptions {
                 .unwrap_or_else(|| home.join(".cache"))
                 .join("huggingface")
         });
-        let hub_cache = env("HF_HUB_CACHE").map(PathBuf::from).unwrap_or_else(|| hf_home.join("hub"));
-        let offline = env("HF_HUB_OFFLINE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
-        let cache_dir = env("ATTUNE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-            dirs::cache_dir().unwrap_or_else(|| home.join(".cache")).join("attune")
-        });
+        let hub_cache = env("HF_HUB_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| hf_home.join("hub"));
+        let offline = env("HF_HUB_OFFLINE")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let cache_dir = env("ATTUNE_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(|| home.join(".cache")).join("attune"));
         SourceOptions {
             hub_cache,
             hf_endpoint: env("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into()),
@@ -117,7 +123,8 @@ pub fn is_hub_id(spec: &str) -> bool {
         !s.is_empty()
             && !s.starts_with('.')
             && !s.starts_with('-')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     match spec.split_once('/') {
         Some((org, name)) => ok(org) && ok(name),
@@ -135,7 +142,10 @@ pub fn resolve_model(spec: &str, opts: &SourceOptions) -> Result<ResolvedModel> 
     let path = Path::new(spec);
     if path.exists() {
         if !path.is_dir() {
-            return Err(Error::folder(path, "is a file; --model takes a model folder or a Hub id"));
+            return Err(Error::folder(
+                path,
+                "is a file; --model takes a model folder or a Hub id",
+            ));
         }
         if !path.join("config.json").exists() {
             return Err(Error::folder(

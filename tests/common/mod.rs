@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: tiny models, the real default model, a loopback
+//! HTTP server standing in for the Hub and PyPI.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use attune::testing::{write_tiny_model, TinySpec};
+
+/// A tiny random model in a temporary folder.
+pub fn tiny_model(spec: &TinySpec) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), spec).unwrap();
+    dir
+}
+
+/// The folder of the real all-MiniLM-L6-v2, found (or downloaded) once per test binary through
+/// attune's own sources, as a user's first run would.
+pub fn real_model() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let opts = attune::SourceOptions::from_env();
+        match attune::resolve_model(attune::DEFAULT_MODEL, &opts) {
+            Ok(r) => r.dir,
+            Err(e) => panic!("the real model is needed for this test and could not be had: {e}"),
+        }
+    })
+    .clone()
+}
+
+/// A minimal HTTP/1.1 server on loopback answering GETs from a table of path -> body.
+pub struct TestServer {
+    pub base: String,
+    pub routes: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    pub hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let routes: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // Skip the headers.
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                h.lock().unwrap().push(path.clone());
+                let body = r.lock().unwrap().get(&path).cloned();
+                let (status, body) = match body {
+                    Some(b) => ("200 OK", b),
+                    None => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        TestServer { base, routes, hits }
+    }
+
+    pub fn route(&self, path: &str, body: impl Into<Vec<u8>>) {
+        self.routes.lock().unwrap().insert(path.to_string(), body.into());
+    }
+}
+
+/// Every file under `dir`, as paths relative to it.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}

