@@ -32,7 +32,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let data = arg(&args, "--data", "../shared/data/banking77-train.csv");
     let n: usize = arg(&args, "--n", "2000").parse().expect("--n takes a number");
-    let bs: usize = arg(&args, "--batch-size", "32").parse().expect("--batch-size takes a number");
+    let bs: usize = arg(&args, "--batch-size", "32")
+        .parse()
+        .expect("--batch-size takes a number");
     let model = arg(&args, "--model", attune::DEFAULT_MODEL);
     if !std::path::Path::new(&data).exists() {
         eprintln!("skipped: {data} is absent (the benchmark reads ../shared/data)");
@@ -40,7 +42,9 @@ fn main() {
     }
     let texts = attune::io::read_texts(std::path::Path::new(&data), None).expect("read the data");
     let texts: Vec<&str> = texts.iter().take(n).map(String::as_str).collect();
-    let dir = attune::resolve_model(&model, &attune::SourceOptions::from_env()).expect("model").dir;
+    let dir = attune::resolve_model(&model, &attune::SourceOptions::from_env())
+        .expect("model")
+        .dir;
     let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
     enc.embed(&texts[..bs.min(texts.len())], bs).expect("warm-up");
     let start = Instant::now();

@@ -116,7 +116,10 @@ fn default_eps() -> f64 {
 impl BertConfig {
     fn validate(&self, path: &Path) -> Result<()> {
         let bad = |reason: String| Err(Error::folder(path.parent().unwrap_or(path), reason));
-        if self.hidden_size == 0 || self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+        if self.hidden_size == 0
+            || self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return bad(format!(
                 "config.json: hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
