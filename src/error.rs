@@ -55,6 +55,17 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("registry {}: {reason}", path.display())]
+    Registry { path: PathBuf, reason: String },
+
+    /// A registry model that cannot be used as it is.
+    #[error("model {id} {reason}")]
+    ModelState { id: String, reason: String },
+
+    /// Training data that cannot be trained on.
+    #[error("{}: {reason}", path.display())]
+    Dataset { path: PathBuf, reason: String },
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 

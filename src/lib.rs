@@ -7,13 +7,24 @@
 //!   mirror of the default model.
 //! - [`encoder`] loads, runs, trains and saves sentence-embedding models (BERT family).
 //! - [`io`] reads texts from user files and writes embeddings out.
+//! - [`data`] loads labelled datasets, reviews them and splits them.
+//! - [`train`] fine-tunes the encoder with label-aware losses; [`head`] fits the classifier.
+//! - [`eval`] computes metrics; [`finetune`] runs the whole job into the [`registry`].
+//! - [`model`] loads a fine-tuned model to classify and embed.
 
+pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod eval;
+pub mod finetune;
+pub mod head;
 pub mod io;
+pub mod model;
+pub mod registry;
 pub mod source;
 #[doc(hidden)]
 pub mod testing;
+pub mod train;
 pub mod util;
 
 pub use encoder::{Encoder, EncoderOptions, ForwardMode};

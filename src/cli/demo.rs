@@ -1,43 +1,76 @@
-//! `attune demo`: the README's main job. Until fine-tuning lands it embeds a few sentences with
-//! the default model and prints how similar each pair is.
+//! `attune demo`: the README's main job, on the example dataset that ships with attune:
+//! review it, fine-tune the default model, print baseline beside fine-tuned metrics, and
+//! classify a few new texts.
+
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{load_encoder, CliError};
+use attune::data::review::{review, ModelView, ReviewOptions};
+use attune::data::{Dataset, LoadOptions};
+use attune::finetune::{finetune, FinetuneOptions};
+use attune::model::FinetunedModel;
+
+use super::finetune::{print_outcome, Reporter};
+use super::{open_registry, source_options, CliError};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Model to use.
-    #[arg(long, env = "ATTUNE_MODEL", default_value = attune::DEFAULT_MODEL)]
-    model: String,
+    /// The base model.
+    #[arg(long, env = "ATTUNE_BASE", default_value = attune::DEFAULT_MODEL)]
+    base: String,
+    /// The example dataset.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo/support-tickets.csv"))]
+    data: PathBuf,
 }
 
-const SENTENCES: &[&str] = &[
-    "What is the cheapest flight from Boston to Denver?",
-    "Show me fares from Boston to Denver",
-    "Is there a shuttle from the Denver airport to downtown?",
-    "Which airlines fly from Dallas to Atlanta?",
-    "My card payment was declined at the shop",
+const NEW_TEXTS: &[&str] = &[
+    "I was billed twice for the same order this month",
+    "the parcel says delivered but there's nothing at my door",
+    "can't sign in, it keeps saying my code is invalid",
+    "the app freezes every time I open the settings page",
 ];
 
 pub fn run(a: DemoArgs) -> Result<(), CliError> {
-    let encoder = load_encoder(&a.model)?;
-    let emb = encoder.embed(SENTENCES, 32)?;
-    println!("Cosine similarity of each pair ({}):", a.model);
-    for (i, s) in SENTENCES.iter().enumerate() {
-        println!("  [{i}] {s}");
+    println!("== 1. Review {}\n", a.data.display());
+    let ds = Dataset::load(&a.data, &LoadOptions::default())?;
+    let r = review(&ds, &ReviewOptions::default(), ModelView::default())?;
+    for l in &r.labels {
+        println!("  {:<12} {:>4} rows", l.label, l.count);
     }
-    print!("\n     ");
-    for j in 0..SENTENCES.len() {
-        print!("  [{j}] ");
+    if r.problems.is_empty() {
+        println!("  no problems found");
     }
-    println!();
-    for (i, ei) in emb.iter().enumerate() {
-        print!("  [{i}]");
-        for ej in &emb {
-            print!(" {:5.2}", attune::encoder::cosine(ei, ej));
-        }
-        println!();
+    for p in &r.problems {
+        println!("  [{:?}] {}", p.severity, p.message);
     }
+    println!("\n== 2. Fine-tune {} (progress on stderr)\n", a.base);
+    let mut reg = open_registry()?;
+    let opts = FinetuneOptions {
+        data: a.data.clone(),
+        base: a.base.clone(),
+        name: Some("demo-support-tickets".into()),
+        ..FinetuneOptions::default()
+    };
+    let mut rep = Reporter::new(false);
+    let outcome = finetune(&opts, &mut reg, &source_options(), &mut |p| rep.report(p));
+    rep.finish();
+    let outcome = outcome?;
+    println!("== 3. Metrics on the validation split\n");
+    print_outcome(&outcome, false)?;
+    println!("\n== 4. Classify new texts with {}\n", outcome.model_id);
+    let model = FinetunedModel::load(&outcome.path)?;
+    for c in model.classify(NEW_TEXTS, None, 32)? {
+        println!(
+            "  {:<10} {:.3}  {}",
+            c.prediction.unwrap_or_default(),
+            c.confidence,
+            c.input
+        );
+    }
+    println!(
+        "\nNext: attune classify --model {} \"your text\"   |   attune models list",
+        outcome.model_id
+    );
     Ok(())
 }

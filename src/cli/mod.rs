@@ -1,7 +1,15 @@
 //! Command-line arguments and dispatch. Each command lives in its own file and calls the library.
 
+mod classify;
 mod demo;
 mod embed;
+mod eval;
+mod finetune;
+mod models;
+mod review;
+mod table;
+
+pub(crate) use table::print_metrics_table;
 
 use clap::{Parser, Subcommand};
 
@@ -19,13 +27,28 @@ pub struct Cli {
 enum Command {
     /// Embed texts with a model and write the vectors (JSONL, CSV or .npy).
     Embed(embed::EmbedArgs),
-    /// Run the demo: embed a few sentences and show how similar they are.
+    /// Review a labelled file: counts, preview, problems and their fixes.
+    Review(review::ReviewArgs),
+    /// Fine-tune a base model on a labelled file; prints baseline and fine-tuned metrics.
+    Finetune(finetune::FinetuneArgs),
+    /// Measure a fine-tuned model on a labelled file.
+    Eval(eval::EvalArgs),
+    /// Classify texts with a fine-tuned model.
+    Classify(classify::ClassifyArgs),
+    /// List, show or remove models in the registry.
+    Models(models::ModelsArgs),
+    /// The demo: review, fine-tune and classify on the example dataset that ships with attune.
     Demo(demo::DemoArgs),
 }
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed(a) => embed::run(a),
+        Command::Review(a) => review::run(a),
+        Command::Finetune(a) => finetune::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Classify(a) => classify::run(a),
+        Command::Models(a) => models::run(a),
         Command::Demo(a) => demo::run(a),
     }
 }
@@ -56,14 +79,23 @@ pub(crate) fn source_options() -> SourceOptions {
     SourceOptions::from_env().with_events(|msg| eprintln!("attune: {msg}"))
 }
 
-/// Resolves and loads `spec`, telling on stderr where it came from.
+/// The registry at `ATTUNE_HOME` (or the platform data folder).
+pub(crate) fn open_registry() -> Result<attune::registry::Registry, CliError> {
+    Ok(attune::registry::Registry::open_default()?)
+}
+
+/// Finds a model by registry ID or nickname, folder or Hub id.
+pub(crate) fn locate(spec: &str) -> Result<attune::model::Located, CliError> {
+    let reg = open_registry()?;
+    Ok(attune::model::locate(spec, &reg, &source_options())?)
+}
+
+/// Resolves and loads the encoder `spec` names (a fine-tuned model's encoder for a registry
+/// model), telling on stderr where it came from.
 pub(crate) fn load_encoder(spec: &str) -> Result<attune::Encoder, CliError> {
-    let resolved = attune::resolve_model(spec, &source_options())?;
-    if resolved.dir != std::path::Path::new(spec) {
-        eprintln!("attune: model {spec} from {}", resolved.dir.display());
+    let dir = locate(spec)?.encoder_dir();
+    if dir != std::path::Path::new(spec) {
+        eprintln!("attune: model {spec} from {}", dir.display());
     }
-    Ok(attune::Encoder::load(
-        &resolved.dir,
-        &attune::EncoderOptions::default(),
-    )?)
+    Ok(attune::Encoder::load(&dir, &attune::EncoderOptions::default())?)
 }

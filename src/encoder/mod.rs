@@ -262,3 +262,24 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         dot / (na * nb)
     }
 }
+
+impl Encoder {
+    /// Sets every trainable variable from `tensors` (by checkpoint name), as a checkpoint or a
+    /// best-epoch snapshot holds them. Every variable must be present with its shape.
+    pub fn set_weights(&self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        for (name, var) in self.named_vars() {
+            let t = tensors.get(&name).ok_or_else(|| Error::Weights {
+                path: self.dir.clone(),
+                reason: format!("checkpoint lacks {name}"),
+            })?;
+            if t.dims() != var.dims() {
+                return Err(Error::Weights {
+                    path: self.dir.clone(),
+                    reason: format!("checkpoint {name} has shape {:?}, the model {:?}", t.dims(), var.dims()),
+                });
+            }
+            var.set(&t.to_dtype(self.dtype)?.to_device(&self.device)?)?;
+        }
+        Ok(())
+    }
+}

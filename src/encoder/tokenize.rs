@@ -116,3 +116,17 @@ impl TextTokenizer {
         })
     }
 }
+
+impl TextTokenizer {
+    /// Token count of each text without truncation (to find texts that will be cut).
+    pub fn untruncated_lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        let mut t = self.inner.clone();
+        t.with_truncation(None)
+            .map_err(|e| Error::InvalidArgument(format!("tokenizer: {e}")))?;
+        t.with_padding(None);
+        let enc = t
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))?;
+        Ok(enc.iter().map(|e| e.get_ids().len()).collect())
+    }
+}

@@ -1,0 +1,133 @@
+//! `attune review`: what is in a labelled file and what to fix before training.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use attune::data::review::{review, ModelView, ReviewOptions, Severity};
+use attune::data::{Dataset, LoadOptions};
+
+use super::{load_encoder, CliError};
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Labelled file: .csv (comma or tab), .tsv or .jsonl.
+    #[arg(long)]
+    data: PathBuf,
+    /// The text column; found by name (text, query, sentence) when left out.
+    #[arg(long)]
+    text_column: Option<String>,
+    /// The label column; found by name (label, intent, category) when left out.
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Fewer rows than this is reported (the hosted reference asks for 250).
+    #[arg(long, default_value_t = 250)]
+    min_rows: usize,
+    /// The base model used for the token-length and embedding checks.
+    #[arg(long, env = "ATTUNE_BASE", default_value = attune::DEFAULT_MODEL)]
+    base: String,
+    /// Skip the checks that need the model (truncation, mislabels, near-duplicates).
+    #[arg(long)]
+    no_model: bool,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: ReviewArgs) -> Result<(), CliError> {
+    let ds = Dataset::load(
+        &a.data,
+        &LoadOptions {
+            text_column: a.text_column.clone(),
+            label_column: a.label_column.clone(),
+        },
+    )?;
+    let opts = ReviewOptions {
+        min_rows: a.min_rows,
+        ..Default::default()
+    };
+    let (tokens, emb, limit);
+    let view = if a.no_model {
+        ModelView::default()
+    } else {
+        let enc = load_encoder(&a.base)?;
+        let texts: Vec<&str> = ds.examples.iter().map(|e| e.text.as_str()).collect();
+        tokens = enc.tokenizer().untruncated_lengths(&texts)?;
+        limit = enc.max_seq_length();
+        emb = enc.embed(&texts, 64)?;
+        ModelView {
+            tokens: Some((&tokens, limit)),
+            embeddings: Some(&emb),
+        }
+    };
+    let r = review(&ds, &opts, view)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r).map_err(std::io::Error::other)?);
+        return Ok(());
+    }
+    println!(
+        "{}  ({} rows, text column {:?}, label column {:?})",
+        r.path, r.rows, r.text_column, r.label_column
+    );
+    if r.unreadable_rows > 0 {
+        println!("{} rows could not be read", r.unreadable_rows);
+    }
+    println!("\nLabels ({}):", r.labels.len());
+    let max = r.labels.iter().map(|l| l.count).max().unwrap_or(1).max(1);
+    let width = r
+        .labels
+        .iter()
+        .map(|l| l.label.chars().count())
+        .max()
+        .unwrap_or(5)
+        .min(40);
+    for l in &r.labels {
+        let bar = "█".repeat((l.count * 40).div_ceil(max));
+        let note = if l.trainable { "" } else { "  (dropped: too few rows)" };
+        println!("  {:<width$} {:>6}  {bar}{note}", l.label, l.count);
+    }
+    println!("\nPreview:");
+    for e in &r.preview {
+        let t: String = e.text.chars().take(80).collect();
+        println!("  line {:>5}  {:<width$}  {t}", e.line, e.label);
+    }
+    if r.problems.is_empty() {
+        println!("\nNo problems found. {} rows will be used for training.", r.usable_rows);
+    } else {
+        println!("\nProblems ({}):", r.problems.len());
+        for p in &r.problems {
+            let tag = match p.severity {
+                Severity::Blocking => "BLOCKING",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            };
+            println!("  [{tag}] {}", p.message);
+            let lines: Vec<String> = p
+                .lines
+                .iter()
+                .take(10)
+                .map(|g| g.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("+"))
+                .collect();
+            if !lines.is_empty() {
+                let more = if p.lines.len() > 10 {
+                    format!(" and {} more", p.lines.len() - 10)
+                } else {
+                    String::new()
+                };
+                println!("      lines: {}{more}", lines.join(", "));
+            }
+            println!("      fix: {}", p.fix);
+        }
+        println!("\n{} of {} rows will be used for training.", r.usable_rows, r.rows);
+    }
+    if !r.embedding_checks && !a.no_model {
+        println!("(embedding checks did not run)");
+    }
+    if r.blocking {
+        return Err(CliError::Usage(format!(
+            "{}: blocking problems stop training; fix them first",
+            a.data.display()
+        )));
+    }
+    Ok(())
+}

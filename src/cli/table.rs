@@ -1,0 +1,75 @@
+//! Metric tables for the terminal.
+
+use attune::eval::Metrics;
+
+/// Prints the headline metrics; with `after`, baseline and fine-tuned side by side.
+pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
+    type Row = (&'static str, fn(&Metrics) -> f64);
+    let rows: [Row; 9] = [
+        ("Accuracy", |m| m.accuracy),
+        ("Loss (cross-entropy)", |m| m.loss),
+        ("F1 (macro)", |m| m.f1_macro),
+        ("Precision (macro)", |m| m.precision_macro),
+        ("Recall (macro)", |m| m.recall_macro),
+        ("F1 (weighted)", |m| m.f1_weighted),
+        ("Precision (weighted)", |m| m.precision_weighted),
+        ("Recall (weighted)", |m| m.recall_weighted),
+        ("Silhouette (cosine)", |m| m.silhouette),
+    ];
+    match after {
+        Some(a) => {
+            println!(
+                "{:<22} {:>10} {:>11} {:>9}",
+                "metric", "baseline", "fine-tuned", "change"
+            );
+            for (name, f) in rows {
+                println!(
+                    "{:<22} {:>10.4} {:>11.4} {:>+9.4}",
+                    name,
+                    f(before),
+                    f(a),
+                    f(a) - f(before)
+                );
+            }
+        }
+        None => {
+            for (name, f) in rows {
+                println!("{:<22} {:>10.4}", name, f(before));
+            }
+        }
+    }
+    let m = after.unwrap_or(before);
+    let width = m
+        .per_label
+        .keys()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
+    println!("\nPer label{}:", if after.is_some() { " (fine-tuned)" } else { "" });
+    println!(
+        "  {:<width$} {:>9} {:>7} {:>7} {:>8}",
+        "label", "precision", "recall", "f1", "support"
+    );
+    for (l, v) in &m.per_label {
+        println!(
+            "  {:<width$} {:>9.4} {:>7.4} {:>7.4} {:>8}",
+            l, v.precision, v.recall, v.f1, v.support
+        );
+    }
+    println!("\nConfusion (rows: true label, columns: predicted, in the order above):");
+    let labels = &m.confusion.labels;
+    let cell = m
+        .confusion
+        .matrix
+        .iter()
+        .flatten()
+        .map(|v| v.to_string().len())
+        .max()
+        .unwrap_or(1)
+        .max(3);
+    for (i, row) in m.confusion.matrix.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:>cell$}")).collect();
+        println!("  {:<width$} {}", labels[i], cells.join(" "));
+    }
+}

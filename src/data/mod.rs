@@ -1,0 +1,10 @@
+//! Labelled datasets: loading (CSV, TSV, JSONL), review (problems and their fixes) and the
+//! validation split.
+
+pub mod dataset;
+pub mod review;
+pub mod split;
+
+pub use dataset::{BadRow, Dataset, Example, LoadOptions};
+pub use review::{review, Problem, Review, ReviewOptions, Severity};
+pub use split::{stratified_split, Split};

@@ -1,0 +1,7 @@
+//! Evaluation: classification metrics, the cosine silhouette of embeddings by label, and
+//! similarity helpers.
+
+pub mod metrics;
+pub mod similarity;
+
+pub use metrics::{silhouette, LabelMetrics, Metrics};

@@ -1,0 +1,367 @@
+//! The model registry under `ATTUNE_HOME`: an SQLite table of models and one folder per model.
+//!
+//! A run is inserted as `TRAINING` with its folder at `models/<id>.partial`; only when that
+//! folder is complete is it renamed to `models/<id>` and the row set to `READY` in one
+//! transaction. Listing shows `READY` models, so a crash or kill mid-training never lists a half
+//! model, and the partial folder holds the checkpoints that `--resume` continues from.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Status of a registry entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Training,
+    Ready,
+    Failed,
+}
+
+impl Status {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "TRAINING" => Some(Status::Training),
+            "READY" => Some(Status::Ready),
+            "FAILED" => Some(Status::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One model in the registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub base_model: String,
+    pub dataset_sha256: String,
+    pub params: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub created: String,
+    pub status: Status,
+    pub error: Option<String>,
+    /// The model's folder (for a model still training, its partial folder).
+    pub path: PathBuf,
+}
+
+/// The registry.
+pub struct Registry {
+    home: PathBuf,
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("home", &self.home).finish()
+    }
+}
+
+/// `ATTUNE_HOME`, else the platform data folder + `attune`.
+pub fn default_home() -> PathBuf {
+    std::env::var_os("ATTUNE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("attune"))
+}
+
+fn db_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Registry {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+impl Registry {
+    /// Opens (creating if needed) the registry at `home`.
+    pub fn open(home: &Path) -> Result<Self> {
+        let models = home.join("models");
+        std::fs::create_dir_all(&models).map_err(|e| Error::io(&models, e))?;
+        let db = home.join("registry.sqlite");
+        let conn = Connection::open(&db).map_err(|e| db_err(&db, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| db_err(&db, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE IF NOT EXISTS models (
+                 id TEXT PRIMARY KEY,
+                 name TEXT,
+                 base_model TEXT NOT NULL,
+                 dataset_sha256 TEXT NOT NULL,
+                 params TEXT NOT NULL,
+                 metrics TEXT NOT NULL DEFAULT '{}',
+                 created TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 error TEXT
+             );",
+        )
+        .map_err(|e| db_err(&db, e))?;
+        Ok(Registry {
+            home: home.to_path_buf(),
+            conn,
+        })
+    }
+
+    pub fn open_default() -> Result<Self> {
+        Self::open(&default_home())
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.home.join("registry.sqlite")
+    }
+
+    /// The folder of a finished model.
+    pub fn model_dir(&self, id: &str) -> PathBuf {
+        self.home.join("models").join(id)
+    }
+
+    /// The folder of a model still training.
+    pub fn partial_dir(&self, id: &str) -> PathBuf {
+        self.home.join("models").join(format!("{id}.partial"))
+    }
+
+    /// Starts a run: a new `<uuid>-ft` id, a `TRAINING` row and an empty partial folder.
+    pub fn begin(
+        &self,
+        name: Option<&str>,
+        base_model: &str,
+        dataset_sha256: &str,
+        params: &serde_json::Value,
+    ) -> Result<String> {
+        let id = format!("{}-ft", uuid::Uuid::new_v4());
+        let dir = self.partial_dir(&id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        self.conn
+            .execute(
+                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'TRAINING')",
+                params![id, name, base_model, dataset_sha256, params.to_string(), chrono::Utc::now().to_rfc3339()],
+            )
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        Ok(id)
+    }
+
+    /// Finishes a run: the partial folder (complete by now) becomes the model folder and the row
+    /// `READY` with its metrics.
+    pub fn complete(&mut self, id: &str, metrics: &serde_json::Value) -> Result<PathBuf> {
+        let from = self.partial_dir(id);
+        let to = self.model_dir(id);
+        if to.exists() {
+            std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+        }
+        // Checkpoints are only for resuming; the finished model does not need them.
+        let ckpt = from.join("checkpoints");
+        if ckpt.exists() {
+            std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
+        }
+        std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+        let tx = self.conn.transaction().map_err(|e| db_err(&self.home, e))?;
+        tx.execute(
+            "UPDATE models SET status = 'READY', metrics = ?2, error = NULL WHERE id = ?1",
+            params![id, metrics.to_string()],
+        )
+        .map_err(|e| db_err(&self.home, e))?;
+        tx.commit().map_err(|e| db_err(&self.home, e))?;
+        Ok(to)
+    }
+
+    /// Marks a run failed, keeping its partial folder so it can be resumed.
+    pub fn fail(&self, id: &str, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE models SET status = 'FAILED', error = ?2 WHERE id = ?1",
+                params![id, reason],
+            )
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        Ok(())
+    }
+
+    /// Marks a run as training again (on resume).
+    pub fn restart(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE models SET status = 'TRAINING', error = NULL WHERE id = ?1",
+                params![id],
+            )
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        Ok(())
+    }
+
+    fn row(&self, r: &rusqlite::Row) -> rusqlite::Result<ModelRecord> {
+        let id: String = r.get(0)?;
+        let status: String = r.get(7)?;
+        let status = Status::parse(&status).unwrap_or(Status::Failed);
+        let path = if status == Status::Ready {
+            self.model_dir(&id)
+        } else {
+            self.partial_dir(&id)
+        };
+        let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+        Ok(ModelRecord {
+            name: r.get(1)?,
+            base_model: r.get(2)?,
+            dataset_sha256: r.get(3)?,
+            params: json(r.get(4)?),
+            metrics: json(r.get(5)?),
+            created: r.get(6)?,
+            status,
+            error: r.get(8)?,
+            path,
+            id,
+        })
+    }
+
+    const COLUMNS: &'static str = "id, name, base_model, dataset_sha256, params, metrics, created, status, error";
+
+    /// Models, newest first; only `READY` ones unless `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<ModelRecord>> {
+        let sql = format!(
+            "SELECT {} FROM models {} ORDER BY created DESC",
+            Self::COLUMNS,
+            if all { "" } else { "WHERE status = 'READY'" }
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| db_err(&self.db_path(), e))?;
+        let rows = stmt
+            .query_map([], |r| self.row(r))
+            .map_err(|e| db_err(&self.db_path(), e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        Ok(rows)
+    }
+
+    /// The entry with this id, whatever its status.
+    pub fn get_any(&self, id: &str) -> Result<Option<ModelRecord>> {
+        let sql = format!("SELECT {} FROM models WHERE id = ?1", Self::COLUMNS);
+        self.conn
+            .query_row(&sql, [id], |r| self.row(r))
+            .optional()
+            .map_err(|e| db_err(&self.db_path(), e))
+    }
+
+    /// A ready model by id or nickname. `Ok(None)` when nothing matches; an error when a
+    /// nickname is ambiguous or the entry is damaged.
+    pub fn find(&self, spec: &str) -> Result<Option<ModelRecord>> {
+        if let Some(r) = self.get_any(spec)? {
+            if r.status != Status::Ready {
+                return Err(Error::ModelState {
+                    id: r.id.clone(),
+                    reason: format!(
+                        "is {:?}{}; resume it with `attune finetune --resume {}` or remove it with `attune models rm {}`",
+                        r.status,
+                        r.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                        r.id,
+                        r.id
+                    ),
+                });
+            }
+            self.check(&r)?;
+            return Ok(Some(r));
+        }
+        let named: Vec<ModelRecord> = self
+            .list(false)?
+            .into_iter()
+            .filter(|r| r.name.as_deref() == Some(spec))
+            .collect();
+        match named.len() {
+            0 => Ok(None),
+            1 => {
+                self.check(&named[0])?;
+                Ok(named.into_iter().next())
+            }
+            _ => Err(Error::InvalidArgument(format!(
+                "nickname {spec:?} names {} models ({}); use an ID",
+                named.len(),
+                named.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// A ready model's folder must hold the encoder and the head.
+    fn check(&self, r: &ModelRecord) -> Result<()> {
+        for f in [
+            "model/config.json",
+            "model/model.safetensors",
+            "head.json",
+            "manifest.json",
+        ] {
+            if !r.path.join(f).exists() {
+                return Err(Error::ModelState {
+                    id: r.id.clone(),
+                    reason: format!(
+                        "its folder {} is damaged ({f} is missing); remove it with `attune models rm {}`",
+                        r.path.display(),
+                        r.id
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a model (any status): its row and its folders.
+    pub fn remove(&self, id: &str) -> Result<ModelRecord> {
+        let r = self.get_any(id)?.ok_or_else(|| Error::ModelState {
+            id: id.into(),
+            reason: "is not in the registry (see `attune models list`)".into(),
+        })?;
+        self.conn
+            .execute("DELETE FROM models WHERE id = ?1", [id])
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        for d in [self.model_dir(id), self.partial_dir(id)] {
+            if d.exists() {
+                std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+            }
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_models_are_listed() {
+        let home = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(home.path()).unwrap();
+        let id = reg
+            .begin(Some("first"), "base", "abc", &serde_json::json!({"epochs": 1}))
+            .unwrap();
+        assert!(id.ends_with("-ft"));
+        assert!(reg.list(false).unwrap().is_empty(), "a training run is not listed");
+        assert_eq!(reg.list(true).unwrap().len(), 1);
+        let e = reg.find(&id).unwrap_err().to_string();
+        assert!(e.contains("--resume"), "{e}");
+        let dir = reg.partial_dir(&id);
+        std::fs::create_dir_all(dir.join("model")).unwrap();
+        for f in [
+            "model/config.json",
+            "model/model.safetensors",
+            "head.json",
+            "manifest.json",
+        ] {
+            std::fs::write(dir.join(f), "{}").unwrap();
+        }
+        let path = reg.complete(&id, &serde_json::json!({"accuracy": 1.0})).unwrap();
+        assert_eq!(path, reg.model_dir(&id));
+        assert!(!reg.partial_dir(&id).exists());
+        let listed = reg.list(false).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].metrics["accuracy"], 1.0);
+        assert_eq!(reg.find("first").unwrap().unwrap().id, id, "found by nickname");
+        assert!(reg.find("nobody").unwrap().is_none());
+        // Damage the folder: a clear error naming the id.
+        std::fs::remove_file(path.join("head.json")).unwrap();
+        let e = reg.find(&id).unwrap_err().to_string();
+        assert!(e.contains(&id) && e.contains("head.json"), "{e}");
+        reg.remove(&id).unwrap();
+        assert!(reg.list(true).unwrap().is_empty());
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,64 @@
+//! Fine-tuning the encoder with label-aware losses: what each step sees (sampler), the losses,
+//! the optimizer and schedule, and the loop with early stopping and checkpoints (trainer).
+
+pub mod loss;
+pub mod optim;
+pub mod sampler;
+pub mod trainer;
+
+use serde::{Deserialize, Serialize};
+
+pub use trainer::{train, Event, TrainData, TrainReport};
+
+/// The contrastive objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Supervised contrastive loss over class-balanced batches: every pair of rows in a batch
+    /// counts, positive when they share a label.
+    Supcon,
+    /// SetFit's recipe: one positive and one negative pair per row and iteration, cosine loss.
+    Setfit,
+}
+
+/// Training hyper-parameters. `Default` is attune's default recipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub loss: LossKind,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// Sentences per step (SetFit: pairs per step are half of it).
+    pub batch_size: usize,
+    /// Stop after this many steps whatever the epochs say.
+    pub max_steps: Option<usize>,
+    pub warmup_ratio: f64,
+    pub weight_decay: f64,
+    /// Temperature of the supervised contrastive loss.
+    pub temperature: f64,
+    /// SetFit: pair-generation iterations per epoch.
+    pub setfit_iterations: usize,
+    /// Draw labels evenly rather than in proportion to their size.
+    pub balanced: bool,
+    /// Epochs without a better validation score before stopping.
+    pub patience: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            loss: LossKind::Supcon,
+            epochs: 4,
+            learning_rate: 5e-5,
+            batch_size: 32,
+            max_steps: None,
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            temperature: 0.1,
+            setfit_iterations: 5,
+            balanced: true,
+            patience: 2,
+            seed: 42,
+        }
+    }
+}

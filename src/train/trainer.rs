@@ -1,0 +1,318 @@
+//! The training loop: steps of the chosen loss, a validation score after each epoch (early
+//! stopping keeps the best epoch's weights), and a checkpoint per epoch from which an
+//! interrupted run resumes exactly (weights, optimizer moments, RNG position, history).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::loss::{cosine_pair_loss, supervised_contrastive};
+use super::optim::{scheduled_lr, AdamW, AdamWConfig};
+use super::sampler::{setfit_pairs, BalancedBatches};
+use super::{LossKind, TrainConfig};
+use crate::encoder::{Encoder, ForwardMode};
+use crate::error::{Error, Result};
+use crate::util::{write_atomic, write_dir_atomic};
+
+/// The rows to train on: texts with label ids.
+#[derive(Debug, Clone)]
+pub struct TrainData<'a> {
+    pub texts: Vec<&'a str>,
+    pub labels: Vec<usize>,
+    pub n_labels: usize,
+}
+
+/// What the loop reports as it goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Step {
+        step: usize,
+        total: usize,
+        epoch: usize,
+        loss: f64,
+        lr: f64,
+        steps_per_s: f64,
+        eta_s: f64,
+    },
+    Epoch {
+        epoch: usize,
+        epochs: usize,
+        score: f64,
+        improved: bool,
+    },
+    EarlyStop {
+        epoch: usize,
+        best_epoch: usize,
+    },
+    Resumed {
+        epoch: usize,
+        step: usize,
+    },
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub mean_loss: f64,
+    pub score: f64,
+    pub seconds: f64,
+}
+
+/// The state saved with each checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    epochs_done: usize,
+    step: usize,
+    total_steps: usize,
+    rng_word_pos: String,
+    best_score: Option<f64>,
+    best_epoch: usize,
+    stale_epochs: usize,
+    stopped: bool,
+    history: Vec<EpochRecord>,
+    train_seconds: f64,
+}
+
+/// What training did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub steps: usize,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_score: Option<f64>,
+    pub early_stopped: bool,
+    pub history: Vec<EpochRecord>,
+    /// Seconds in training steps (without validation).
+    pub train_seconds: f64,
+}
+
+/// Steps in one epoch for this data and config.
+pub fn steps_per_epoch(n_rows: usize, cfg: &TrainConfig) -> usize {
+    let bs = cfg.batch_size.max(2);
+    match cfg.loss {
+        LossKind::Supcon => n_rows.div_ceil(bs),
+        LossKind::Setfit => (2 * n_rows * cfg.setfit_iterations).div_ceil(bs / 2),
+    }
+}
+
+fn latest(dir: &Path) -> Option<PathBuf> {
+    let name = std::fs::read_to_string(dir.join("LATEST")).ok()?;
+    let p = dir.join(name.trim());
+    p.join("state.json").exists().then_some(p)
+}
+
+/// Trains `encoder` in place. `validate` scores the current weights (higher is better) after each
+/// epoch. Checkpoints go to `ckpt_dir`; with `resume`, the latest one there is restored first.
+pub fn train(
+    encoder: &Encoder,
+    data: &TrainData,
+    cfg: &TrainConfig,
+    ckpt_dir: &Path,
+    resume: bool,
+    validate: &mut dyn FnMut(&Encoder) -> Result<f64>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<TrainReport> {
+    if data.texts.len() != data.labels.len() || data.texts.is_empty() {
+        return Err(Error::InvalidArgument("training needs one label per text".into()));
+    }
+    if cfg.batch_size < 4 {
+        return Err(Error::InvalidArgument("--batch-size must be at least 4".into()));
+    }
+    let per_epoch = steps_per_epoch(data.texts.len(), cfg);
+    let mut total = per_epoch * cfg.epochs;
+    if let Some(m) = cfg.max_steps {
+        total = total.min(m);
+    }
+    let warmup = ((total as f64) * cfg.warmup_ratio).round() as usize;
+    let mut opt = AdamW::new(
+        encoder.named_vars(),
+        AdamWConfig {
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut st = State {
+        epochs_done: 0,
+        step: 0,
+        total_steps: total,
+        rng_word_pos: "0".into(),
+        best_score: None,
+        best_epoch: 0,
+        stale_epochs: 0,
+        stopped: false,
+        history: Vec::new(),
+        train_seconds: 0.0,
+    };
+    std::fs::create_dir_all(ckpt_dir).map_err(|e| Error::io(ckpt_dir, e))?;
+    if resume {
+        if let Some(dir) = latest(ckpt_dir) {
+            st = crate::encoder::config::read_json(&dir.join("state.json"))?;
+            encoder.set_weights(&load_tensors(&dir.join("weights.safetensors"))?)?;
+            opt.load(&dir.join("optimizer.safetensors"))?;
+            let pos: u128 = st.rng_word_pos.parse().map_err(|_| Error::Weights {
+                path: dir.join("state.json"),
+                reason: "bad rng position".into(),
+            })?;
+            rng.set_word_pos(pos);
+            on_event(&Event::Resumed {
+                epoch: st.epochs_done,
+                step: st.step,
+            });
+        }
+    }
+    while st.epochs_done < cfg.epochs && st.step < total && !st.stopped {
+        let epoch = st.epochs_done + 1;
+        let epoch_start = Instant::now();
+        let mut loss_sum = 0.0;
+        let mut loss_n = 0usize;
+        let steps_this_epoch = per_epoch.min(total - st.step);
+        let mut sampler = BalancedBatches::new(&data.labels, data.n_labels, cfg.batch_size, cfg.balanced);
+        let pairs = match cfg.loss {
+            LossKind::Setfit => setfit_pairs(&data.labels, cfg.setfit_iterations, &mut rng),
+            LossKind::Supcon => Vec::new(),
+        };
+        let pairs_per_step = (cfg.batch_size / 2).max(1);
+        for i in 0..steps_this_epoch {
+            let t0 = Instant::now();
+            let lr = scheduled_lr(cfg.learning_rate, st.step, warmup, total);
+            let loss = match cfg.loss {
+                LossKind::Supcon => {
+                    let rows = sampler.next_batch(&mut rng);
+                    let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
+                    let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
+                    let batch = encoder.tokenize(&texts)?;
+                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
+                    supervised_contrastive(&emb, &labels, cfg.temperature)?
+                }
+                LossKind::Setfit => {
+                    let start = (i * pairs_per_step) % pairs.len().max(1);
+                    let chunk = &pairs[start..(start + pairs_per_step).min(pairs.len())];
+                    let mut texts: Vec<&str> = chunk.iter().map(|p| data.texts[p.a]).collect();
+                    texts.extend(chunk.iter().map(|p| data.texts[p.b]));
+                    let target: Vec<f32> = chunk.iter().map(|p| p.target).collect();
+                    let batch = encoder.tokenize(&texts)?;
+                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
+                    let n = chunk.len();
+                    cosine_pair_loss(&emb.narrow(0, 0, n)?, &emb.narrow(0, n, n)?, &target)?
+                }
+            };
+            let grads = loss.backward()?;
+            opt.step(&grads, lr)?;
+            let l = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+            if !l.is_finite() {
+                return Err(Error::InvalidArgument(format!(
+                    "the loss became {l} at step {}: lower --learning-rate",
+                    st.step + 1
+                )));
+            }
+            loss_sum += l;
+            loss_n += 1;
+            st.step += 1;
+            st.train_seconds += t0.elapsed().as_secs_f64();
+            let rate = st.step as f64 / st.train_seconds.max(1e-9);
+            on_event(&Event::Step {
+                step: st.step,
+                total,
+                epoch,
+                loss: l,
+                lr,
+                steps_per_s: rate,
+                eta_s: (total - st.step) as f64 / rate.max(1e-9),
+            });
+        }
+        let score = validate(encoder)?;
+        let improved = st.best_score.is_none_or(|b| score > b);
+        if improved {
+            st.best_score = Some(score);
+            st.best_epoch = epoch;
+            st.stale_epochs = 0;
+            save_tensors(&encoder.tensors(), &ckpt_dir.join("best.safetensors"))?;
+        } else {
+            st.stale_epochs += 1;
+        }
+        st.history.push(EpochRecord {
+            epoch,
+            mean_loss: loss_sum / loss_n.max(1) as f64,
+            score,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        });
+        on_event(&Event::Epoch {
+            epoch,
+            epochs: cfg.epochs,
+            score,
+            improved,
+        });
+        st.epochs_done = epoch;
+        if st.stale_epochs >= cfg.patience && st.epochs_done < cfg.epochs {
+            st.stopped = true;
+            on_event(&Event::EarlyStop {
+                epoch,
+                best_epoch: st.best_epoch,
+            });
+        }
+        st.rng_word_pos = rng.get_word_pos().to_string();
+        checkpoint(ckpt_dir, epoch, encoder, &opt, &st)?;
+        // Fault injection for the crash tests: die like a killed process, without unwinding.
+        if std::env::var("ATTUNE_FAULT_ABORT_AFTER_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            == Some(epoch)
+        {
+            std::process::abort();
+        }
+    }
+    // Training ends on the best epoch's weights.
+    let best = ckpt_dir.join("best.safetensors");
+    if st.best_epoch != st.epochs_done && best.exists() {
+        encoder.set_weights(&load_tensors(&best)?)?;
+    }
+    Ok(TrainReport {
+        steps: st.step,
+        epochs_run: st.epochs_done,
+        best_epoch: st.best_epoch,
+        best_score: st.best_score,
+        early_stopped: st.stopped,
+        history: st.history,
+        train_seconds: st.train_seconds,
+    })
+}
+
+fn save_tensors(t: &HashMap<String, candle_core::Tensor>, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    crate::encoder::weights::save_safetensors(t, &tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn load_tensors(path: &Path) -> Result<HashMap<String, candle_core::Tensor>> {
+    candle_core::safetensors::load(path, &candle_core::Device::Cpu).map_err(|e| Error::Weights {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes epoch `epoch`'s checkpoint folder whole, then points LATEST at it, then removes the
+/// older ones: a crash at any moment leaves a complete checkpoint to resume from.
+fn checkpoint(dir: &Path, epoch: usize, encoder: &Encoder, opt: &AdamW, st: &State) -> Result<()> {
+    let name = format!("epoch-{epoch}");
+    write_dir_atomic(&dir.join(&name), |d| {
+        crate::encoder::weights::save_safetensors(&encoder.tensors(), &d.join("weights.safetensors"))?;
+        opt.save(&d.join("optimizer.safetensors"))?;
+        let json = serde_json::to_vec_pretty(st).map_err(|source| Error::Json {
+            path: d.join("state.json"),
+            source,
+        })?;
+        std::fs::write(d.join("state.json"), json).map_err(|e| Error::io(d, e))
+    })?;
+    write_atomic(&dir.join("LATEST"), |w| w.write_all(name.as_bytes()))?;
+    for e in 1..epoch {
+        let _ = std::fs::remove_dir_all(dir.join(format!("epoch-{e}")));
+    }
+    Ok(())
+}

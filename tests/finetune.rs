@@ -1,0 +1,299 @@
+//! Fine-tuning end to end on a tiny random model: registry, reproducibility, a killed run that
+//! leaves the registry valid and resumes to the same model, classify, eval, and bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use attune::testing::TinySpec;
+
+use common::tiny_model;
+
+/// Three labels of 15 rows each, in the tiny model's vocabulary.
+fn tiny_dataset(dir: &Path) -> String {
+    let groups = [
+        ("travel", ["flight", "fare", "airport", "ticket", "boston"]),
+        ("money", ["card", "payment", "refund", "price", "cost"]),
+        ("login", ["password", "reset", "account", "my", "how"]),
+    ];
+    let mut csv = String::from("text,label\n");
+    for i in 0..15 {
+        for (label, words) in &groups {
+            let t = format!(
+                "{} {} the {} {}",
+                words[i % 5],
+                words[(i + 1) % 5],
+                words[(i + 2) % 5],
+                "a".repeat(1 + i % 3)
+            );
+            csv.push_str(&format!("{t},{label}\n"));
+        }
+    }
+    let p = dir.join("train.csv");
+    std::fs::write(&p, csv).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+struct Env {
+    home: tempfile::TempDir,
+    base: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            base: tiny_model(&TinySpec::default()),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_attune"));
+        c.args(args)
+            .env("ATTUNE_HOME", self.home.path().join("registry"))
+            .env("ATTUNE_CACHE", self.home.path().join("cache"))
+            .env("HF_HOME", self.home.path().join("hf"))
+            .env("HF_HUB_OFFLINE", "1")
+            .env("ATTUNE_BASE", self.base.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{args:?} should fail cleanly: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    }
+
+    fn data(&self) -> String {
+        tiny_dataset(self.home.path())
+    }
+}
+
+const FAST: &[&str] = &["--epochs", "3", "--batch-size", "8", "--patience", "5"];
+
+fn finetune_json(env: &Env, extra: &[&str]) -> serde_json::Value {
+    let data = env.data();
+    let mut args = vec!["finetune", "--data", data.as_str(), "--json"];
+    args.extend_from_slice(FAST);
+    if !extra.contains(&"--seed") {
+        args.extend_from_slice(&["--seed", "7"]);
+    }
+    args.extend_from_slice(extra);
+    serde_json::from_str(&env.ok(&args)).unwrap()
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let t = candle_core::safetensors::load(dir.join("model/model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    let mut v: Vec<_> = t
+        .into_iter()
+        .filter(|(k, _)| !k.contains("position_ids"))
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn finetune_registers_a_complete_model_with_metrics() {
+    let env = Env::new();
+    let out = finetune_json(&env, &["--name", "tiny"]);
+    let id = out["model_id"].as_str().unwrap();
+    assert!(id.ends_with("-ft"));
+    for side in ["baseline", "finetuned"] {
+        let m = &out["metrics"][side];
+        for k in [
+            "accuracy",
+            "loss",
+            "precision_macro",
+            "recall_macro",
+            "f1_macro",
+            "precision_weighted",
+            "recall_weighted",
+            "f1_weighted",
+            "silhouette",
+            "per_label",
+            "confusion",
+        ] {
+            assert!(!m[k].is_null(), "{side}.{k} missing");
+        }
+    }
+    let path = Path::new(out["path"].as_str().unwrap());
+    for f in [
+        "model/config.json",
+        "model/model.safetensors",
+        "model/tokenizer.json",
+        "head.json",
+        "manifest.json",
+    ] {
+        assert!(path.join(f).exists(), "{f}");
+    }
+    assert!(
+        !path.join("checkpoints").exists(),
+        "checkpoints are removed once complete"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 7);
+    assert_eq!(manifest["dataset"]["sha256"].as_str().unwrap().len(), 64);
+
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["name"], "tiny");
+
+    // Classify by ID and by nickname; probabilities sum to 1.
+    let c: serde_json::Value =
+        serde_json::from_str(&env.ok(&["classify", "--model", "tiny", "--json", "refund my card"])).unwrap();
+    let total: f64 = c[0]["confidences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["confidence"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-4);
+    let c2: serde_json::Value =
+        serde_json::from_str(&env.ok(&["classify", "--model", id, "--json", "refund my card"])).unwrap();
+    assert_eq!(c, c2);
+    let abstain: serde_json::Value =
+        serde_json::from_str(&env.ok(&["classify", "--model", id, "--json", "--abstain-below", "1.0", "refund"]))
+            .unwrap();
+    assert!(abstain[0]["prediction"].is_null(), "nothing is 100 % sure");
+
+    // embed accepts the registry ID too.
+    let e = env.ok(&["embed", "--model", id, "taxi"]);
+    assert!(e.contains("\"embedding\""));
+
+    // eval on the training file: metric keys at the top level.
+    let data = env.data();
+    let ev: serde_json::Value =
+        serde_json::from_str(&env.ok(&["eval", "--model", id, "--data", &data, "--json"])).unwrap();
+    assert!(ev["accuracy"].as_f64().unwrap() > 0.0 && ev["f1_macro"].is_number());
+
+    env.ok(&["models", "rm", id]);
+    assert!(!path.exists());
+    let err = env.fails(&["classify", "--model", id, "x"]);
+    assert!(err.contains(id) && err.contains("not in the registry"), "{err}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model() {
+    let env = Env::new();
+    let a = finetune_json(&env, &[]);
+    let b = finetune_json(&env, &[]);
+    let c = finetune_json(&env, &["--seed", "8"]);
+    let wa = weights(Path::new(a["path"].as_str().unwrap()));
+    let wb = weights(Path::new(b["path"].as_str().unwrap()));
+    let wc = weights(Path::new(c["path"].as_str().unwrap()));
+    assert!(wa == wb, "same seed, same weights");
+    assert!(wa != wc, "another seed, other weights");
+    assert_eq!(a["metrics"], b["metrics"]);
+}
+
+#[test]
+fn a_killed_run_leaves_the_registry_valid_and_resumes_to_the_same_model() {
+    let env = Env::new();
+    let data = env.data();
+    let original = std::fs::read(&data).unwrap();
+    let mut args = vec!["finetune", "--data", data.as_str(), "--json", "--seed", "7"];
+    args.extend_from_slice(FAST);
+    let out = env
+        .cmd(&args)
+        .env("ATTUNE_FAULT_ABORT_AFTER_EPOCH", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the run was killed");
+    let ready: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--json"])).unwrap();
+    assert_eq!(ready.as_array().unwrap().len(), 0, "no half model is listed");
+    let all: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--all", "--json"])).unwrap();
+    assert_eq!(all[0]["status"], "TRAINING");
+    let id = all[0]["id"].as_str().unwrap().to_string();
+    // The dataset file was not touched.
+    assert_eq!(std::fs::read(&data).unwrap(), original, "the user's file is untouched");
+    let err = env.fails(&["classify", "--model", &id, "x"]);
+    assert!(err.contains("--resume"), "{err}");
+
+    let resumed: serde_json::Value = serde_json::from_str(&env.ok(&["finetune", "--resume", &id, "--json"])).unwrap();
+    assert_eq!(resumed["model_id"], id.as_str());
+    let straight = finetune_json(&env, &[]);
+    assert!(
+        weights(Path::new(resumed["path"].as_str().unwrap())) == weights(Path::new(straight["path"].as_str().unwrap())),
+        "resuming gives exactly the model of an uninterrupted run"
+    );
+    assert_eq!(resumed["metrics"], straight["metrics"]);
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let env = Env::new();
+    let h = env.home.path();
+    let write = |name: &str, body: &str| {
+        let p = h.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let empty = write("empty.csv", "");
+    let e = env.fails(&["finetune", "--data", &empty]);
+    assert!(e.contains("empty.csv") && e.contains("empty"), "{e}");
+
+    let rows: String = (0..20).map(|i| format!("text {i},only\n")).collect();
+    let one = write("one.csv", &format!("text,label\n{rows}"));
+    let e = env.fails(&["finetune", "--data", &one]);
+    assert!(e.contains("one.csv") && e.contains("at least 2"), "{e}");
+
+    let e = env.fails(&["finetune", "--data", &one, "--label-column", "tag"]);
+    assert!(e.contains("no column \"tag\""), "{e}");
+
+    let small = write("small.csv", "text,label\na,x\nb,x\nc,y\nd,y\n");
+    let e = env.fails(&["finetune", "--data", &small]);
+    assert!(e.contains("small.csv") && e.contains("5 usable rows"), "{e}");
+
+    let e = env.fails(&["classify", "--model", "0000-ft", "hi"]);
+    assert!(e.contains("0000-ft"), "{e}");
+
+    let missing = h.join("nope.csv");
+    let e = env.fails(&["finetune", "--data", missing.to_str().unwrap()]);
+    assert!(e.contains("nope.csv"), "{e}");
+}
+
+#[test]
+fn eval_names_labels_the_model_does_not_know() {
+    let env = Env::new();
+    let out = finetune_json(&env, &[]);
+    let id = out["model_id"].as_str().unwrap();
+    let other = env.home.path().join("other.csv");
+    std::fs::write(&other, "text,label\nflight fare,travel\nbus,transport\ncoffee,food\n").unwrap();
+    let e = env.fails(&["eval", "--model", id, "--data", other.to_str().unwrap()]);
+    assert!(
+        e.contains("food") && e.contains("transport") && e.contains("other.csv"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_damaged_registry_entry_is_named() {
+    let env = Env::new();
+    let out = finetune_json(&env, &[]);
+    let id = out["model_id"].as_str().unwrap();
+    let path = Path::new(out["path"].as_str().unwrap());
+    std::fs::remove_file(path.join("model/model.safetensors")).unwrap();
+    let e = env.fails(&["classify", "--model", id, "hello"]);
+    assert!(e.contains(id) && e.contains("damaged"), "{e}");
+    // It can still be listed and removed.
+    env.ok(&["models", "rm", id]);
+}
