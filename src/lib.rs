@@ -11,6 +11,7 @@
 //! - [`train`] fine-tunes the encoder with label-aware losses; [`head`] fits the classifier.
 //! - [`eval`] computes metrics; [`finetune`] runs the whole job into the [`registry`].
 //! - [`model`] loads a fine-tuned model to classify and embed.
+//! - [`map`] draws baseline and fine-tuned embeddings side by side in 2D.
 
 pub mod data;
 pub mod encoder;
@@ -19,6 +20,7 @@ pub mod eval;
 pub mod finetune;
 pub mod head;
 pub mod io;
+pub mod map;
 pub mod model;
 pub mod registry;
 pub mod source;

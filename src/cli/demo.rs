@@ -9,6 +9,7 @@ use clap::Args;
 use attune::data::review::{review, ModelView, ReviewOptions};
 use attune::data::{Dataset, LoadOptions};
 use attune::finetune::{finetune, FinetuneOptions};
+use attune::map::{map_models, write, MapJob, MapOptions};
 use attune::model::FinetunedModel;
 
 use super::finetune::{print_outcome, Reporter};
@@ -22,6 +23,10 @@ pub struct DemoArgs {
     /// The example dataset.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo/support-tickets.csv"))]
     data: PathBuf,
+    /// Where to write the embedding map (.png, .svg, .html or .json); default: map.png in the
+    /// model's folder.
+    #[arg(long)]
+    map: Option<PathBuf>,
 }
 
 const NEW_TEXTS: &[&str] = &[
@@ -68,9 +73,30 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
             c.input
         );
     }
+    println!("\n== 5. Embedding map of the validation rows (held out from training)\n");
+    let map_path = a.map.clone().unwrap_or_else(|| outcome.path.join("map.png"));
+    let job = MapJob {
+        model: outcome.model_id.clone(),
+        baseline: None,
+        data: None,
+        load: LoadOptions::default(),
+        max_points: 2000,
+        options: MapOptions {
+            label_points: 6,
+            ..MapOptions::default()
+        },
+    };
+    let map = map_models(&job, &reg, &source_options())?;
+    write(&map, &map_path, &job.options)?;
     println!(
-        "\nNext: attune classify --model {} \"your text\"   |   attune models list",
-        outcome.model_id
+        "  {}: silhouette (2D) baseline {:.3}, fine-tuned {:.3}",
+        map_path.display(),
+        map.baseline.silhouette,
+        map.finetuned.silhouette
+    );
+    println!(
+        "\nNext: attune classify --model {} \"your text\"   |   attune map --model {} --output map.html   |   attune models list",
+        outcome.model_id, outcome.model_id
     );
     Ok(())
 }

@@ -5,6 +5,7 @@ mod demo;
 mod embed;
 mod eval;
 mod finetune;
+mod map;
 mod models;
 mod review;
 mod table;
@@ -35,6 +36,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Classify texts with a fine-tuned model.
     Classify(classify::ClassifyArgs),
+    /// Draw baseline and fine-tuned embeddings of a labelled file side by side in 2D.
+    Map(map::MapArgs),
     /// List, show or remove models in the registry.
     Models(models::ModelsArgs),
     /// The demo: review, fine-tune and classify on the example dataset that ships with attune.
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Finetune(a) => finetune::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Map(a) => map::run(a),
         Command::Models(a) => models::run(a),
         Command::Demo(a) => demo::run(a),
     }

@@ -142,21 +142,35 @@ pub fn silhouette(embeddings: &[Vec<f32>], labels: &[usize]) -> Result<f64> {
     if n != labels.len() {
         return Err(Error::InvalidArgument("one label per embedding".into()));
     }
+    let sim = super::similarity::cosine_matrix(embeddings)?;
+    Ok(silhouette_by(n, labels, |i, j| (1.0 - sim[i * n + j]).max(0.0) as f64))
+}
+
+/// Mean silhouette with Euclidean distance, for points in the plane (the maps).
+pub fn silhouette_euclidean(points: &[[f64; 2]], labels: &[usize]) -> f64 {
+    silhouette_by(points.len(), labels, |i, j| {
+        let (a, b) = (points[i], points[j]);
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+    })
+}
+
+/// The silhouette of `n` points under the distance `dist`.
+fn silhouette_by(n: usize, labels: &[usize], dist: impl Fn(usize, usize) -> f64) -> f64 {
     let k = labels.iter().copied().max().map_or(0, |m| m + 1);
     let mut sizes = vec![0usize; k];
     for &l in labels {
         sizes[l] += 1;
     }
     if sizes.iter().filter(|s| **s > 0).count() < 2 {
-        return Ok(0.0);
+        return 0.0;
     }
-    let sim = super::similarity::cosine_matrix(embeddings)?;
     let mut total = 0.0;
+    let mut sums = vec![0f64; k];
     for i in 0..n {
-        let mut sums = vec![0f64; k];
+        sums.iter_mut().for_each(|s| *s = 0.0);
         for j in 0..n {
             if i != j {
-                sums[labels[j]] += (1.0 - sim[i * n + j]).max(0.0) as f64;
+                sums[labels[j]] += dist(i, j);
             }
         }
         let own = labels[i];
@@ -168,10 +182,9 @@ pub fn silhouette(embeddings: &[Vec<f32>], labels: &[usize]) -> Result<f64> {
             .filter(|c| *c != own && sizes[*c] > 0)
             .map(|c| sums[c] / sizes[c] as f64)
             .fold(f64::INFINITY, f64::min);
-        let s = if a.max(b) > 0.0 { (b - a) / a.max(b) } else { 0.0 };
-        total += s;
+        total += if a.max(b) > 0.0 { (b - a) / a.max(b) } else { 0.0 };
     }
-    Ok(total / n as f64)
+    total / n as f64
 }
 
 #[cfg(test)]
@@ -238,5 +251,13 @@ mod tests {
         // A singleton label scores 0 for its row: (1 + 1 + 0) / 3 ... rows of label 0 still see it.
         let s = silhouette(&[vec![1.0, 0.0], vec![1.0, 0.0], vec![0.0, 1.0]], &[0, 0, 1]).unwrap();
         assert!((s - 2.0 / 3.0).abs() < 1e-6, "{s}");
+    }
+
+    /// Points 0 and 1 at x = 0 and 1 (label 0), point 2 at x = 4 (label 1).
+    /// Row 0: a = 1, b = 4, s = 3/4. Row 1: a = 1, b = 3, s = 2/3. Row 2 is alone: 0.
+    #[test]
+    fn euclidean_silhouette_hand_checked() {
+        let s = silhouette_euclidean(&[[0.0, 0.0], [1.0, 0.0], [4.0, 0.0]], &[0, 0, 1]);
+        assert!((s - (0.75 + 2.0 / 3.0) / 3.0).abs() < 1e-12, "{s}");
     }
 }

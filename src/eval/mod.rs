@@ -4,4 +4,4 @@
 pub mod metrics;
 pub mod similarity;
 
-pub use metrics::{silhouette, LabelMetrics, Metrics};
+pub use metrics::{silhouette, silhouette_euclidean, LabelMetrics, Metrics};

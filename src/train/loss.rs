@@ -47,6 +47,48 @@ pub fn supervised_contrastive(emb: &Tensor, labels: &[usize], temperature: f64) 
     Ok((per_anchor.sum_all()? * (-1.0 / n_anchors as f64))?)
 }
 
+/// SetFit's cosine objective over every pair of a batch: the squared error between each pair's
+/// cosine and its target (1 for the same label, 0 otherwise), positives and negatives weighted
+/// equally. B rows give B(B-1)/2 pairs for B forward passes, where SetFit's own batches give B/2.
+pub fn in_batch_cosine(emb: &Tensor, labels: &[usize]) -> Result<Tensor> {
+    let b = emb.dim(0)?;
+    if labels.len() != b {
+        return Err(Error::InvalidArgument(format!("{} labels for {b} rows", labels.len())));
+    }
+    let z = crate::encoder::pooling::normalize(emb)?;
+    let sim = z.matmul(&z.t()?)?;
+    let (mut n_pos, mut n_neg) = (0f32, 0f32);
+    for i in 0..b {
+        for j in i + 1..b {
+            if labels[i] == labels[j] {
+                n_pos += 1.0;
+            } else {
+                n_neg += 1.0;
+            }
+        }
+    }
+    // Each side gets half the weight; a batch without one side puts all weight on the other.
+    let (wp, wn) = match (n_pos > 0.0, n_neg > 0.0) {
+        (true, true) => (0.5 / n_pos, 0.5 / n_neg),
+        (true, false) => (1.0 / n_pos, 0.0),
+        (false, true) => (0.0, 1.0 / n_neg),
+        (false, false) => return Err(Error::InvalidArgument("a batch needs at least two rows".into())),
+    };
+    let mut target = vec![0f32; b * b];
+    let mut weight = vec![0f32; b * b];
+    for i in 0..b {
+        for j in i + 1..b {
+            let same = labels[i] == labels[j];
+            target[i * b + j] = if same { 1.0 } else { 0.0 };
+            weight[i * b + j] = if same { wp } else { wn };
+        }
+    }
+    let dev = emb.device();
+    let target = Tensor::from_vec(target, (b, b), dev)?.to_dtype(emb.dtype())?;
+    let weight = Tensor::from_vec(weight, (b, b), dev)?.to_dtype(emb.dtype())?;
+    Ok(((sim - target)?.sqr()? * weight)?.sum_all()?)
+}
+
 /// SetFit's cosine-similarity loss: `a` and `b` (n, d) are the two sides of n pairs, `target`
 /// their wanted cosine.
 pub fn cosine_pair_loss(a: &Tensor, b: &Tensor, target: &[f32]) -> Result<Tensor> {
@@ -107,6 +149,16 @@ mod tests {
                 .unwrap()
         };
         assert!(l(&good) < l(&bad));
+    }
+
+    /// Rows 0,1 label 0 (cos 0.8 apart); row 2 label 1, orthogonal to row 0, cos 0.6 to row 1.
+    /// One positive pair: (0.8 - 1)^2 = 0.04; two negatives: (0^2 + 0.6^2) / 2 = 0.18.
+    /// Equal weights: 0.5 * 0.04 + 0.5 * 0.18 = 0.11.
+    #[test]
+    fn in_batch_cosine_hand_checked() {
+        let emb = Tensor::new(&[[1f32, 0.], [0.8, 0.6], [0., 1.]], &Device::Cpu).unwrap();
+        let l = in_batch_cosine(&emb, &[0, 0, 1]).unwrap().to_scalar::<f32>().unwrap();
+        assert!((l - 0.11).abs() < 1e-6, "{l}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum LossKind {
     /// Supervised contrastive loss over class-balanced batches: every pair of rows in a batch
     /// counts, positive when they share a label.
     Supcon,
+    /// SetFit's cosine objective over every pair of a class-balanced batch.
+    Cosine,
     /// SetFit's recipe: one positive and one negative pair per row and iteration, cosine loss.
     Setfit,
 }

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::loss::{cosine_pair_loss, supervised_contrastive};
+use super::loss::{cosine_pair_loss, in_batch_cosine, supervised_contrastive};
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
 use super::sampler::{setfit_pairs, BalancedBatches};
 use super::{LossKind, TrainConfig};
@@ -96,7 +96,7 @@ pub struct TrainReport {
 pub fn steps_per_epoch(n_rows: usize, cfg: &TrainConfig) -> usize {
     let bs = cfg.batch_size.max(2);
     match cfg.loss {
-        LossKind::Supcon => n_rows.div_ceil(bs),
+        LossKind::Supcon | LossKind::Cosine => n_rows.div_ceil(bs),
         LossKind::Setfit => (2 * n_rows * cfg.setfit_iterations).div_ceil(bs / 2),
     }
 }
@@ -176,20 +176,24 @@ pub fn train(
         let mut sampler = BalancedBatches::new(&data.labels, data.n_labels, cfg.batch_size, cfg.balanced);
         let pairs = match cfg.loss {
             LossKind::Setfit => setfit_pairs(&data.labels, cfg.setfit_iterations, &mut rng),
-            LossKind::Supcon => Vec::new(),
+            LossKind::Supcon | LossKind::Cosine => Vec::new(),
         };
         let pairs_per_step = (cfg.batch_size / 2).max(1);
         for i in 0..steps_this_epoch {
             let t0 = Instant::now();
             let lr = scheduled_lr(cfg.learning_rate, st.step, warmup, total);
             let loss = match cfg.loss {
-                LossKind::Supcon => {
+                LossKind::Supcon | LossKind::Cosine => {
                     let rows = sampler.next_batch(&mut rng);
                     let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
                     let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
-                    supervised_contrastive(&emb, &labels, cfg.temperature)?
+                    if cfg.loss == LossKind::Supcon {
+                        supervised_contrastive(&emb, &labels, cfg.temperature)?
+                    } else {
+                        in_batch_cosine(&emb, &labels)?
+                    }
                 }
                 LossKind::Setfit => {
                     let start = (i * pairs_per_step) % pairs.len().max(1);
