@@ -163,3 +163,20 @@ fn bad_input_is_a_clear_error() {
         .to_string();
     assert!(e.contains(".png, .svg, .html or .json"), "{e}");
 }
+
+#[test]
+fn tsne_is_deterministic_and_needs_enough_points() {
+    let f = fixture();
+    let src = attune::SourceOptions::from_env();
+    let mut j = job(&f, Some(&f.data), 2000);
+    j.options.method = attune::map::Method::Tsne;
+    let a = map_models(&j, &f.reg, &src).unwrap();
+    let b = map_models(&j, &f.reg, &src).unwrap();
+    let xy = |m: &attune::map::EmbeddingMap| m.finetuned.points.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>();
+    assert_eq!(xy(&a), xy(&b));
+    assert!(a.finetuned.points.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+    // The validation rows (6) are too few for t-SNE: a clear error, not a panic.
+    j.data = None;
+    let e = map_models(&j, &f.reg, &src).unwrap_err().to_string();
+    assert!(e.contains("at least 7 points") && e.contains("--method pca"), "{e}");
+}

@@ -7,6 +7,7 @@ mod html;
 pub mod pca;
 mod plot;
 pub mod sample;
+pub mod tsne;
 
 use std::path::Path;
 
@@ -23,6 +24,8 @@ pub use sample::stratified_sample;
 pub enum Method {
     /// Principal components: deterministic, keeps global distances.
     Pca,
+    /// t-SNE (Barnes-Hut), started from PCA: keeps neighbourhoods, deterministic.
+    Tsne,
 }
 
 /// One point of a panel.
@@ -98,6 +101,7 @@ fn panel(
                 .collect();
             (xy, p.explained_ratio)
         }
+        Method::Tsne => (tsne::project(emb)?, Vec::new()),
     };
     Ok(Panel {
         model: model.to_string(),

@@ -67,11 +67,13 @@ where
 {
     root.fill(&WHITE).map_err(plot_err)?;
     let (top, rest) = root.split_vertically(70);
+    let method = match map.method {
+        super::Method::Pca => "PCA",
+        super::Method::Tsne => "t-SNE",
+    };
     let title = format!(
-        "Embedding map ({}): {} of {} texts",
-        format!("{:?}", map.method).to_uppercase(),
-        map.drawn_rows,
-        map.total_rows
+        "Embedding map ({method}): {} of {} texts",
+        map.drawn_rows, map.total_rows
     );
     top.draw(&Text::new(
         title,
@@ -135,7 +137,7 @@ where
             .explained_variance
             .get(i)
             .map(|v| format!("PC{} ({:.0} % of variance)", i + 1, v * 100.0))
-            .unwrap_or_default()
+            .unwrap_or_else(|| format!("t-SNE {}", i + 1))
     };
     let mut chart = ChartBuilder::on(area)
         .margin(16)
@@ -154,8 +156,8 @@ where
         .axis_desc_style(("sans-serif", 16))
         .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&|v| format!("{v:.2}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .x_label_formatter(&|v| tick(*v, x1 - x0))
+        .y_label_formatter(&|v| tick(*v, y1 - y0))
         .draw()
         .map_err(plot_err)?;
     for (li, label) in map.labels.iter().enumerate() {
@@ -226,6 +228,18 @@ where
         area.draw(&Text::new(text, (x, y), font.clone())).map_err(plot_err)?;
     }
     Ok(())
+}
+
+/// A tick label with as many decimals as the axis range needs.
+fn tick(v: f64, range: f64) -> String {
+    let decimals = if range >= 20.0 {
+        0
+    } else if range >= 2.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$}")
 }
 
 /// The range of `values` with a 5 % margin on each side (a unit range when they are all equal).
