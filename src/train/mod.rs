@@ -23,7 +23,9 @@ pub enum LossKind {
     Setfit,
 }
 
-/// Training hyper-parameters. `Default` is attune's default recipe.
+/// Training hyper-parameters. `Default` is attune's default recipe, chosen by measurement on
+/// the validation splits of atis-ft-3classes and atis8-train (see BENCHMARKS.md): the in-batch
+/// cosine loss gave SetFit's accuracy and F1 with a higher silhouette in about a third of the time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub loss: LossKind,
@@ -49,9 +51,9 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            loss: LossKind::Supcon,
-            epochs: 4,
-            learning_rate: 5e-5,
+            loss: LossKind::Cosine,
+            epochs: 6,
+            learning_rate: 1e-4,
             batch_size: 32,
             max_steps: None,
             warmup_ratio: 0.1,
