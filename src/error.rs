@@ -66,6 +66,14 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     Dataset { path: PathBuf, reason: String },
 
+    /// A text longer than the model takes, when truncation is off.
+    #[error("text {index} has {tokens} tokens; the model takes at most {max} (allow truncation to cut it)")]
+    TooLong { index: usize, tokens: usize, max: usize },
+
+    /// Training stopped on request; its checkpoint lets it resume.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 

@@ -15,7 +15,7 @@ use crate::eval::Metrics;
 use crate::head::{HeadConfig, LogisticHead};
 use crate::registry::Registry;
 use crate::source::{resolve_model, SourceOptions};
-use crate::train::{train, Event, TrainConfig, TrainData, TrainReport};
+use crate::train::{train, Event, RunSetup, TrainConfig, TrainData, TrainReport};
 
 /// Everything a fine-tuning run needs; saved in the manifest so `--resume` can rebuild it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,9 @@ pub struct FinetuneOptions {
     pub train: TrainConfig,
     pub head: HeadConfig,
     pub embed_batch_size: usize,
+    /// Lets another thread stop the run (with a checkpoint); not saved.
+    #[serde(skip)]
+    pub control: crate::train::Control,
 }
 
 impl Default for FinetuneOptions {
@@ -49,6 +52,7 @@ impl Default for FinetuneOptions {
             train: TrainConfig::default(),
             head: HeadConfig::default(),
             embed_batch_size: 64,
+            control: crate::train::Control::default(),
         }
     }
 }
@@ -200,9 +204,10 @@ pub fn finetune(
     run(o, None, registry, sources, on)
 }
 
-/// Resumes the interrupted or failed run `id` from its last checkpoint.
+/// Resumes the interrupted or failed run `id` from its last checkpoint, or starts a queued one.
 pub fn resume(
     id: &str,
+    control: crate::train::Control,
     registry: &mut Registry,
     sources: &SourceOptions,
     on: &mut dyn FnMut(Progress),
@@ -217,18 +222,25 @@ pub fn resume(
             reason: "is already complete; nothing to resume".into(),
         });
     }
+    // A run that started has its options in its manifest; a queued one only in its row.
     let manifest = registry.partial_dir(id).join("manifest.json");
     #[derive(Deserialize)]
     struct Partial {
         options: FinetuneOptions,
     }
-    let p: Partial = crate::encoder::config::read_json(&manifest).map_err(|e| Error::ModelState {
+    let options = if manifest.exists() {
+        crate::encoder::config::read_json::<Partial>(&manifest).map(|p| p.options)
+    } else {
+        serde_json::from_value(rec.params.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))
+    };
+    let mut options = options.map_err(|e| Error::ModelState {
         id: id.into(),
         reason: format!("cannot be resumed: {e}"),
     })?;
+    options.control = control;
     registry.restart(id)?;
     run(
-        &p.options,
+        &options,
         Some((id.to_string(), rec.dataset_sha256)),
         registry,
         sources,
@@ -271,22 +283,24 @@ fn run(
     let dir = registry.partial_dir(&id);
     let result = (|| -> Result<Outcome> {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        write_manifest(&dir, &serde_json::json!({"id": id, "status": "TRAINING", "options": o}))?;
+        write_manifest(
+            &dir,
+            &serde_json::json!({"id": id, "status": "FINETUNING", "options": o}),
+        )?;
         let data = TrainData {
             texts: texts(&p.train),
             labels: ids(&p.train, &p.labels),
             n_labels: p.labels.len(),
         };
         let mut validate = |e: &Encoder| -> Result<f64> { Ok(score(&evaluate(e, &p, &o.head, o.embed_batch_size)?.1)) };
-        let report = train(
-            &enc,
-            &data,
-            &o.train,
-            &dir.join("checkpoints"),
-            resuming.is_some(),
-            &mut validate,
-            &mut |ev| on(Progress::Train(ev)),
-        )?;
+        let setup = RunSetup {
+            ckpt_dir: &dir.join("checkpoints"),
+            resume: resuming.is_some(),
+            control: &o.control,
+        };
+        let report = train(&enc, &data, &o.train, setup, &mut validate, &mut |ev| {
+            on(Progress::Train(ev))
+        })?;
         on(Progress::Stage("measuring the fine-tuned model"));
         let (head, finetuned) = evaluate(&enc, &p, &o.head, o.embed_batch_size)?;
         on(Progress::Stage("saving"));
@@ -332,6 +346,8 @@ fn run(
             registry.complete(&id, &metrics)?;
             Ok(outcome)
         }
+        // A requested stop leaves the run FINETUNING, so it resumes from its checkpoint.
+        Err(e @ Error::Interrupted(_)) => Err(e),
         Err(e) => {
             let _ = registry.fail(&id, &e.to_string());
             Err(e)

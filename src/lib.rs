@@ -11,6 +11,7 @@
 //! - [`train`] fine-tunes the encoder with label-aware losses; [`head`] fits the classifier.
 //! - [`eval`] computes metrics; [`finetune`] runs the whole job into the [`registry`].
 //! - [`model`] loads a fine-tuned model to classify and embed.
+//! - [`server`] is the HTTP API over all of it.
 //! - [`map`] draws baseline and fine-tuned embeddings side by side in 2D.
 
 pub mod data;
@@ -23,6 +24,7 @@ pub mod io;
 pub mod map;
 pub mod model;
 pub mod registry;
+pub mod server;
 pub mod source;
 #[doc(hidden)]
 pub mod testing;

@@ -221,7 +221,7 @@ fn a_killed_run_leaves_the_registry_valid_and_resumes_to_the_same_model() {
     let ready: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--json"])).unwrap();
     assert_eq!(ready.as_array().unwrap().len(), 0, "no half model is listed");
     let all: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--all", "--json"])).unwrap();
-    assert_eq!(all[0]["status"], "TRAINING");
+    assert_eq!(all[0]["status"], "FINETUNING");
     let id = all[0]["id"].as_str().unwrap().to_string();
     // The dataset file was not touched.
     assert_eq!(std::fs::read(&data).unwrap(), original, "the user's file is untouched");
@@ -296,4 +296,30 @@ fn a_damaged_registry_entry_is_named() {
     assert!(e.contains(id) && e.contains("damaged"), "{e}");
     // It can still be listed and removed.
     env.ok(&["models", "rm", id]);
+}
+
+#[test]
+fn a_stop_mid_epoch_checkpoints_and_resumes_to_the_same_model() {
+    let env = Env::new();
+    let data = env.data();
+    let mut args = vec!["finetune", "--data", data.as_str(), "--json", "--seed", "7"];
+    args.extend_from_slice(FAST);
+    // 36 training rows, batch 8: 5 steps an epoch; step 7 is inside epoch 2.
+    let out = env.cmd(&args).env("ATTUNE_FAULT_STOP_AT_STEP", "7").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stopped at step 7") && err.contains("checkpoint saved"),
+        "{err}"
+    );
+    let all: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--all", "--json"])).unwrap();
+    assert_eq!(all[0]["status"], "FINETUNING", "a stopped run stays resumable");
+    let id = all[0]["id"].as_str().unwrap().to_string();
+    let resumed: serde_json::Value = serde_json::from_str(&env.ok(&["finetune", "--resume", &id, "--json"])).unwrap();
+    let straight = finetune_json(&env, &[]);
+    assert_eq!(resumed["training"]["steps"], straight["training"]["steps"]);
+    assert!(
+        weights(Path::new(resumed["path"].as_str().unwrap())) == weights(Path::new(straight["path"].as_str().unwrap())),
+        "resuming mid-epoch gives exactly the model of an uninterrupted run"
+    );
 }

@@ -207,7 +207,7 @@ pub fn run(a: FinetuneArgs) -> Result<(), CliError> {
     let sources = source_options();
     let mut rep = Reporter::new(a.json);
     let outcome = match &a.resume {
-        Some(id) => resume(id, &mut reg, &sources, &mut |p| rep.report(p)),
+        Some(id) => resume(id, Default::default(), &mut reg, &sources, &mut |p| rep.report(p)),
         None => finetune(&a.options(), &mut reg, &sources, &mut |p| rep.report(p)),
     };
     rep.finish();

@@ -8,6 +8,7 @@ mod finetune;
 mod map;
 mod models;
 mod review;
+mod serve;
 mod table;
 
 pub(crate) use table::print_metrics_table;
@@ -40,6 +41,8 @@ enum Command {
     Map(map::MapArgs),
     /// List, show or remove models in the registry.
     Models(models::ModelsArgs),
+    /// Serve the HTTP API (Embed, Classify, OpenAI embeddings, datasets and fine-tuning jobs).
+    Serve(serve::ServeArgs),
     /// The demo: review, fine-tune and classify on the example dataset that ships with attune.
     Demo(demo::DemoArgs),
 }
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Classify(a) => classify::run(a),
         Command::Map(a) => map::run(a),
         Command::Models(a) => models::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
     }
 }

@@ -19,7 +19,7 @@ use candle_nn::VarMap;
 pub use config::{ModelConfig, PoolingConfig, SentenceConfig};
 pub use layers::{dropout, LayerNorm, Linear};
 pub use mode::ForwardMode;
-pub use tokenize::{TextTokenizer, TokenBatch};
+pub use tokenize::{TextTokenizer, TokenBatch, Truncate};
 
 use crate::error::{Error, Result};
 
@@ -213,8 +213,30 @@ impl Encoder {
         batch_size: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(texts, batch_size, Truncate::End, progress)
+    }
+
+    /// Embeds `texts`, cutting too-long ones as `truncate` says.
+    pub fn embed_with(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        truncate: Truncate,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>> {
         if batch_size == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
+        }
+        if truncate == Truncate::None && !texts.is_empty() {
+            // Checked in input order here, so the error names the caller's index.
+            let lengths = self.tokenizer.untruncated_lengths(texts)?;
+            if let Some((index, n)) = lengths.iter().enumerate().find(|(_, n)| **n > self.max_seq_length()) {
+                return Err(Error::TooLong {
+                    index,
+                    tokens: *n,
+                    max: self.max_seq_length(),
+                });
+            }
         }
         // Longest first, so each batch holds texts of similar length and pads little.
         let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -223,7 +245,7 @@ impl Encoder {
         let mut done = 0;
         for chunk in order.chunks(batch_size) {
             let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let batch = self.tokenize(&batch_texts)?;
+            let batch = self.tokenizer.batch_with(&batch_texts, &self.device, truncate)?;
             let emb = self.forward(&batch, &mut ForwardMode::Inference)?;
             let rows = emb.to_dtype(DType::F32)?.to_vec2::<f32>()?;
             for (&i, row) in chunk.iter().zip(rows) {

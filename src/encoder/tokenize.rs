@@ -19,10 +19,25 @@ pub struct TokenBatch {
     pub lengths: Vec<usize>,
 }
 
+/// Which end of a too-long text is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Truncate {
+    /// Keep the start (sentence-transformers' behaviour).
+    #[default]
+    End,
+    /// Keep the end.
+    Start,
+    /// Refuse texts longer than the model takes.
+    None,
+}
+
 /// A tokenizer set up for sentence embedding.
 #[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer cutting texts from the left (keeps their end).
+    left: Tokenizer,
     max_len: usize,
 }
 
@@ -68,7 +83,14 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| bad(e.to_string()))?;
-        Ok(TextTokenizer { inner, max_len })
+        let mut left = inner.clone();
+        left.with_truncation(Some(TruncationParams {
+            max_length: max_len,
+            direction: tokenizers::TruncationDirection::Left,
+            ..Default::default()
+        }))
+        .map_err(|e| bad(e.to_string()))?;
+        Ok(TextTokenizer { inner, left, max_len })
     }
 
     pub fn max_len(&self) -> usize {
@@ -85,17 +107,40 @@ impl TextTokenizer {
     }
 
     fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
-        self.inner
-            .encode_batch(texts.to_vec(), true)
+        self.encode_with(texts, Truncate::End)
+    }
+
+    fn encode_with(&self, texts: &[&str], truncate: Truncate) -> Result<Vec<tokenizers::Encoding>> {
+        let tok = if truncate == Truncate::Start {
+            &self.left
+        } else {
+            &self.inner
+        };
+        tok.encode_batch(texts.to_vec(), true)
             .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))
     }
 
     /// Tokenises a batch into tensors on `device`.
     pub fn batch(&self, texts: &[&str], device: &Device) -> Result<TokenBatch> {
+        self.batch_with(texts, device, Truncate::End)
+    }
+
+    /// As [`TextTokenizer::batch`], cutting too-long texts as `truncate` says.
+    pub fn batch_with(&self, texts: &[&str], device: &Device, truncate: Truncate) -> Result<TokenBatch> {
         if texts.is_empty() {
             return Err(Error::InvalidArgument("cannot tokenise an empty batch".into()));
         }
-        let enc = self.encode(texts)?;
+        if truncate == Truncate::None {
+            let lengths = self.untruncated_lengths(texts)?;
+            if let Some((i, n)) = lengths.iter().enumerate().find(|(_, n)| **n > self.max_len) {
+                return Err(Error::TooLong {
+                    index: i,
+                    tokens: *n,
+                    max: self.max_len,
+                });
+            }
+        }
+        let enc = self.encode_with(texts, truncate)?;
         let seq = enc[0].get_ids().len();
         let n = enc.len();
         let mut ids = Vec::with_capacity(n * seq);

@@ -171,10 +171,12 @@ mod tests {
     /// with almost all the variance, the second (2, -1)/sqrt(5), both with a positive largest entry.
     #[test]
     fn hand_checked_line() {
-        let rows: Vec<Vec<f32>> = (-5..=5)
+        // t = -3.5 .. 3.5; the noise is +0.1 at |t| = 0.5, 3.5 and -0.1 at |t| = 1.5, 2.5: it has
+        // mean 0 and no correlation with t, so the axes are exact and the mean is (3, -1).
+        let rows: Vec<Vec<f32>> = (0..8)
             .map(|i| {
-                let t = i as f32;
-                let e = if i % 2 == 0 { 0.1 } else { -0.1 };
+                let t = i as f32 - 3.5;
+                let e = if matches!(t.abs(), 0.5 | 3.5) { 0.1 } else { -0.1 };
                 vec![t + 2.0 * e + 3.0, 2.0 * t - e - 1.0]
             })
             .collect();

@@ -1,6 +1,6 @@
 //! The model registry under `ATTUNE_HOME`: an SQLite table of models and one folder per model.
 //!
-//! A run is inserted as `TRAINING` with its folder at `models/<id>.partial`; only when that
+//! A run is inserted as `FINETUNING` (or `QUEUED` first, by the HTTP API) with its folder at `models/<id>.partial`; only when that
 //! folder is complete is it renamed to `models/<id>` and the row set to `READY` in one
 //! transaction. Listing shows `READY` models, so a crash or kill mid-training never lists a half
 //! model, and the partial folder holds the checkpoints that `--resume` continues from.
@@ -16,15 +16,27 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
-    Training,
+    /// Waiting for the job runner (the HTTP API's queue).
+    Queued,
+    Finetuning,
     Ready,
     Failed,
 }
 
 impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "QUEUED",
+            Status::Finetuning => "FINETUNING",
+            Status::Ready => "READY",
+            Status::Failed => "FAILED",
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s {
-            "TRAINING" => Some(Status::Training),
+            "QUEUED" => Some(Status::Queued),
+            "FINETUNING" | "TRAINING" => Some(Status::Finetuning),
             "READY" => Some(Status::Ready),
             "FAILED" => Some(Status::Failed),
             _ => None,
@@ -44,6 +56,8 @@ pub struct ModelRecord {
     pub created: String,
     pub status: Status,
     pub error: Option<String>,
+    /// The latest training progress (step, total, loss, eta_s), while training.
+    pub progress: serde_json::Value,
     /// The model's folder (for a model still training, its partial folder).
     pub path: PathBuf,
 }
@@ -95,10 +109,17 @@ impl Registry {
                  metrics TEXT NOT NULL DEFAULT '{}',
                  created TEXT NOT NULL,
                  status TEXT NOT NULL,
-                 error TEXT
+                 error TEXT,
+                 progress TEXT
              );",
         )
         .map_err(|e| db_err(&db, e))?;
+        // Registries made before the progress column existed get it now.
+        let has_progress = conn.prepare("SELECT progress FROM models LIMIT 0").is_ok();
+        if !has_progress {
+            conn.execute_batch("ALTER TABLE models ADD COLUMN progress TEXT;")
+                .map_err(|e| db_err(&db, e))?;
+        }
         Ok(Registry {
             home: home.to_path_buf(),
             conn,
@@ -127,24 +148,59 @@ impl Registry {
         self.home.join("models").join(format!("{id}.partial"))
     }
 
-    /// Starts a run: a new `<uuid>-ft` id, a `TRAINING` row and an empty partial folder.
-    pub fn begin(
+    /// Starts a run: a new `<uuid>-ft` id, a `FINETUNING` row and an empty partial folder.
+    pub fn begin(&self, name: Option<&str>, base: &str, sha256: &str, params: &serde_json::Value) -> Result<String> {
+        self.insert(name, base, sha256, params, Status::Finetuning)
+    }
+
+    /// Queues a run for the job runner: a `QUEUED` row with a new id.
+    pub fn enqueue(&self, name: Option<&str>, base: &str, sha256: &str, params: &serde_json::Value) -> Result<String> {
+        self.insert(name, base, sha256, params, Status::Queued)
+    }
+
+    fn insert(
         &self,
         name: Option<&str>,
-        base_model: &str,
-        dataset_sha256: &str,
+        base: &str,
+        sha256: &str,
         params: &serde_json::Value,
+        status: Status,
     ) -> Result<String> {
         let id = format!("{}-ft", uuid::Uuid::new_v4());
         let dir = self.partial_dir(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         self.conn
             .execute(
-                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'TRAINING')",
-                params![id, name, base_model, dataset_sha256, params.to_string(), chrono::Utc::now().to_rfc3339()],
+                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, name, base, sha256, params.to_string(), chrono::Utc::now().to_rfc3339(), status.as_str()],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
         Ok(id)
+    }
+
+    /// The oldest queued run, if any.
+    pub fn next_queued(&self) -> Result<Option<ModelRecord>> {
+        Ok(self.list(true)?.into_iter().rev().find(|r| r.status == Status::Queued))
+    }
+
+    /// Runs marked as training: after a restart, the runs that were interrupted.
+    pub fn interrupted(&self) -> Result<Vec<ModelRecord>> {
+        Ok(self
+            .list(true)?
+            .into_iter()
+            .filter(|r| r.status == Status::Finetuning)
+            .collect())
+    }
+
+    /// Records a run's progress (step, total, loss, ETA), as the API shows it.
+    pub fn set_progress(&self, id: &str, progress: &serde_json::Value) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE models SET progress = ?2 WHERE id = ?1",
+                params![id, progress.to_string()],
+            )
+            .map_err(|e| db_err(&self.db_path(), e))?;
+        Ok(())
     }
 
     /// Finishes a run: the partial folder (complete by now) becomes the model folder and the row
@@ -182,11 +238,11 @@ impl Registry {
         Ok(())
     }
 
-    /// Marks a run as training again (on resume).
+    /// Marks a run as training (it starts, or resumes).
     pub fn restart(&self, id: &str) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE models SET status = 'TRAINING', error = NULL WHERE id = ?1",
+                "UPDATE models SET status = 'FINETUNING', error = NULL WHERE id = ?1",
                 params![id],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
@@ -203,6 +259,7 @@ impl Registry {
             self.partial_dir(&id)
         };
         let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+        let progress: Option<String> = r.get(9)?;
         Ok(ModelRecord {
             name: r.get(1)?,
             base_model: r.get(2)?,
@@ -212,12 +269,14 @@ impl Registry {
             created: r.get(6)?,
             status,
             error: r.get(8)?,
+            progress: progress.map(json).unwrap_or(serde_json::Value::Null),
             path,
             id,
         })
     }
 
-    const COLUMNS: &'static str = "id, name, base_model, dataset_sha256, params, metrics, created, status, error";
+    const COLUMNS: &'static str =
+        "id, name, base_model, dataset_sha256, params, metrics, created, status, error, progress";
 
     /// Models, newest first; only `READY` ones unless `all`.
     pub fn list(&self, all: bool) -> Result<Vec<ModelRecord>> {

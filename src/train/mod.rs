@@ -8,7 +8,7 @@ pub mod trainer;
 
 use serde::{Deserialize, Serialize};
 
-pub use trainer::{train, Event, TrainData, TrainReport};
+pub use trainer::{train, Control, Event, RunSetup, TrainData, TrainReport};
 
 /// The contrastive objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

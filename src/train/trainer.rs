@@ -18,6 +18,36 @@ use crate::encoder::{Encoder, ForwardMode};
 use crate::error::{Error, Result};
 use crate::util::{write_atomic, write_dir_atomic};
 
+/// Asks a running training to stop: it stops after the current step and saves a checkpoint from
+/// which `--resume` continues exactly.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Control {
+    pub fn request_stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return true;
+        }
+        // Fault injection for tests: a stop request at a given step, as SIGTERM would make.
+        static AT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+        let at = *AT.get_or_init(|| {
+            std::env::var("ATTUNE_FAULT_STOP_AT_STEP")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        });
+        at.is_some_and(|n| STEPS.load(std::sync::atomic::Ordering::SeqCst) >= n)
+    }
+}
+
+/// Steps taken in this process (for the fault-injection hook above).
+static STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The rows to train on: texts with label ids.
 #[derive(Debug, Clone)]
 pub struct TrainData<'a> {
@@ -70,7 +100,14 @@ struct State {
     epochs_done: usize,
     step: usize,
     total_steps: usize,
-    rng_word_pos: String,
+    /// Word position of the sampling RNG at the start of the current epoch.
+    sample_rng_pos: String,
+    /// Word position of the dropout RNG now.
+    dropout_rng_pos: String,
+    /// Steps of the current epoch already taken (a checkpoint made mid-epoch on a stop).
+    steps_into_epoch: usize,
+    epoch_loss_sum: f64,
+    epoch_loss_n: usize,
     best_score: Option<f64>,
     best_epoch: usize,
     stale_epochs: usize,
@@ -107,17 +144,30 @@ fn latest(dir: &Path) -> Option<PathBuf> {
     p.join("state.json").exists().then_some(p)
 }
 
+/// Where a run keeps its checkpoints, whether it picks up the latest one, and how it is stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSetup<'a> {
+    pub ckpt_dir: &'a Path,
+    pub resume: bool,
+    pub control: &'a Control,
+}
+
 /// Trains `encoder` in place. `validate` scores the current weights (higher is better) after each
-/// epoch. Checkpoints go to `ckpt_dir`; with `resume`, the latest one there is restored first.
+/// epoch. Checkpoints go to `run.ckpt_dir`; with `run.resume`, the latest one there is restored
+/// first.
 pub fn train(
     encoder: &Encoder,
     data: &TrainData,
     cfg: &TrainConfig,
-    ckpt_dir: &Path,
-    resume: bool,
+    run: RunSetup,
     validate: &mut dyn FnMut(&Encoder) -> Result<f64>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<TrainReport> {
+    let RunSetup {
+        ckpt_dir,
+        resume,
+        control,
+    } = run;
     if data.texts.len() != data.labels.len() || data.texts.is_empty() {
         return Err(Error::InvalidArgument("training needs one label per text".into()));
     }
@@ -137,12 +187,19 @@ pub fn train(
             ..Default::default()
         },
     )?;
+    // Two streams: batches (replayable from an epoch's start) and dropout.
+    let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    rng.set_stream(1);
     let mut st = State {
         epochs_done: 0,
         step: 0,
         total_steps: total,
-        rng_word_pos: "0".into(),
+        sample_rng_pos: "0".into(),
+        dropout_rng_pos: "0".into(),
+        steps_into_epoch: 0,
+        epoch_loss_sum: 0.0,
+        epoch_loss_n: 0,
         best_score: None,
         best_epoch: 0,
         stale_epochs: 0,
@@ -156,11 +213,14 @@ pub fn train(
             st = crate::encoder::config::read_json(&dir.join("state.json"))?;
             encoder.set_weights(&load_tensors(&dir.join("weights.safetensors"))?)?;
             opt.load(&dir.join("optimizer.safetensors"))?;
-            let pos: u128 = st.rng_word_pos.parse().map_err(|_| Error::Weights {
-                path: dir.join("state.json"),
-                reason: "bad rng position".into(),
-            })?;
-            rng.set_word_pos(pos);
+            let pos = |v: &str| -> Result<u128> {
+                v.parse().map_err(|_| Error::Weights {
+                    path: dir.join("state.json"),
+                    reason: "bad rng position".into(),
+                })
+            };
+            sample_rng.set_word_pos(pos(&st.sample_rng_pos)?);
+            rng.set_word_pos(pos(&st.dropout_rng_pos)?);
             on_event(&Event::Resumed {
                 epoch: st.epochs_done,
                 step: st.step,
@@ -170,21 +230,41 @@ pub fn train(
     while st.epochs_done < cfg.epochs && st.step < total && !st.stopped {
         let epoch = st.epochs_done + 1;
         let epoch_start = Instant::now();
-        let mut loss_sum = 0.0;
-        let mut loss_n = 0usize;
-        let steps_this_epoch = per_epoch.min(total - st.step);
+        // The epoch's batches come from the sampling RNG as it was at the epoch's start; a run
+        // resumed mid-epoch replays the draws it had made (without training on them).
+        let skip = st.steps_into_epoch;
+        if skip == 0 {
+            st.sample_rng_pos = sample_rng.get_word_pos().to_string();
+            st.epoch_loss_sum = 0.0;
+            st.epoch_loss_n = 0;
+        }
+        let steps_this_epoch = per_epoch.min(total - st.step + skip);
         let mut sampler = BalancedBatches::new(&data.labels, data.n_labels, cfg.batch_size, cfg.balanced);
         let pairs = match cfg.loss {
-            LossKind::Setfit => setfit_pairs(&data.labels, cfg.setfit_iterations, &mut rng),
+            LossKind::Setfit => setfit_pairs(&data.labels, cfg.setfit_iterations, &mut sample_rng),
             LossKind::Supcon | LossKind::Cosine => Vec::new(),
         };
+        if matches!(cfg.loss, LossKind::Supcon | LossKind::Cosine) {
+            for _ in 0..skip {
+                sampler.next_batch(&mut sample_rng);
+            }
+        }
         let pairs_per_step = (cfg.batch_size / 2).max(1);
-        for i in 0..steps_this_epoch {
+        for i in skip..steps_this_epoch {
+            if control.stop_requested() {
+                st.steps_into_epoch = i;
+                st.dropout_rng_pos = rng.get_word_pos().to_string();
+                checkpoint(ckpt_dir, &format!("epoch-{epoch}-step-{i}"), encoder, &opt, &st)?;
+                return Err(Error::Interrupted(format!(
+                    "stopped at step {} of {total}; checkpoint saved",
+                    st.step
+                )));
+            }
             let t0 = Instant::now();
             let lr = scheduled_lr(cfg.learning_rate, st.step, warmup, total);
             let loss = match cfg.loss {
                 LossKind::Supcon | LossKind::Cosine => {
-                    let rows = sampler.next_batch(&mut rng);
+                    let rows = sampler.next_batch(&mut sample_rng);
                     let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
@@ -216,9 +296,10 @@ pub fn train(
                     st.step + 1
                 )));
             }
-            loss_sum += l;
-            loss_n += 1;
+            st.epoch_loss_sum += l;
+            st.epoch_loss_n += 1;
             st.step += 1;
+            STEPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             st.train_seconds += t0.elapsed().as_secs_f64();
             let rate = st.step as f64 / st.train_seconds.max(1e-9);
             on_event(&Event::Step {
@@ -243,7 +324,7 @@ pub fn train(
         }
         st.history.push(EpochRecord {
             epoch,
-            mean_loss: loss_sum / loss_n.max(1) as f64,
+            mean_loss: st.epoch_loss_sum / st.epoch_loss_n.max(1) as f64,
             score,
             seconds: epoch_start.elapsed().as_secs_f64(),
         });
@@ -261,8 +342,10 @@ pub fn train(
                 best_epoch: st.best_epoch,
             });
         }
-        st.rng_word_pos = rng.get_word_pos().to_string();
-        checkpoint(ckpt_dir, epoch, encoder, &opt, &st)?;
+        st.steps_into_epoch = 0;
+        st.sample_rng_pos = sample_rng.get_word_pos().to_string();
+        st.dropout_rng_pos = rng.get_word_pos().to_string();
+        checkpoint(ckpt_dir, &format!("epoch-{epoch}"), encoder, &opt, &st)?;
         // Fault injection for the crash tests: die like a killed process, without unwinding.
         if std::env::var("ATTUNE_FAULT_ABORT_AFTER_EPOCH")
             .ok()
@@ -301,11 +384,10 @@ fn load_tensors(path: &Path) -> Result<HashMap<String, candle_core::Tensor>> {
     })
 }
 
-/// Writes epoch `epoch`'s checkpoint folder whole, then points LATEST at it, then removes the
-/// older ones: a crash at any moment leaves a complete checkpoint to resume from.
-fn checkpoint(dir: &Path, epoch: usize, encoder: &Encoder, opt: &AdamW, st: &State) -> Result<()> {
-    let name = format!("epoch-{epoch}");
-    write_dir_atomic(&dir.join(&name), |d| {
+/// Writes the checkpoint folder `name` whole, then points LATEST at it, then removes the older
+/// ones: a crash at any moment leaves a complete checkpoint to resume from.
+fn checkpoint(dir: &Path, name: &str, encoder: &Encoder, opt: &AdamW, st: &State) -> Result<()> {
+    write_dir_atomic(&dir.join(name), |d| {
         crate::encoder::weights::save_safetensors(&encoder.tensors(), &d.join("weights.safetensors"))?;
         opt.save(&d.join("optimizer.safetensors"))?;
         let json = serde_json::to_vec_pretty(st).map_err(|source| Error::Json {
@@ -315,8 +397,13 @@ fn checkpoint(dir: &Path, epoch: usize, encoder: &Encoder, opt: &AdamW, st: &Sta
         std::fs::write(d.join("state.json"), json).map_err(|e| Error::io(d, e))
     })?;
     write_atomic(&dir.join("LATEST"), |w| w.write_all(name.as_bytes()))?;
-    for e in 1..epoch {
-        let _ = std::fs::remove_dir_all(dir.join(format!("epoch-{e}")));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("epoch-") && n != name {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,65 @@
+//! `attune serve`: the HTTP API.
+
+use clap::Args;
+
+use attune::server::{serve, Limits, ServerConfig};
+
+use super::{source_options, CliError};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (without an API key, only loopback is allowed).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Accepted API keys (repeat the flag, or comma-separate them in ATTUNE_API_KEY).
+    #[arg(
+        long = "api-key",
+        env = "ATTUNE_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    api_keys: Vec<String>,
+    /// Memory for loaded models, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    cache_mb: u64,
+    /// Texts per embed or classify call.
+    #[arg(long, default_value_t = 96)]
+    max_texts: usize,
+    /// Do not run fine-tuning jobs in this process.
+    #[arg(long)]
+    no_jobs: bool,
+}
+
+pub fn run(a: ServeArgs) -> Result<(), CliError> {
+    let cfg = ServerConfig {
+        host: a.host.clone(),
+        port: a.port,
+        api_keys: a
+            .api_keys
+            .iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect(),
+        home: attune::registry::default_home(),
+        limits: Limits {
+            max_texts: a.max_texts,
+            ..Limits::default()
+        },
+        cache_bytes: a.cache_mb << 20,
+        jobs: !a.no_jobs,
+    };
+    let keys = cfg.api_keys.len();
+    serve(cfg, source_options(), |addr| {
+        eprintln!(
+            "attune: serving on http://{addr} ({}); docs at /openapi.json",
+            if keys > 0 {
+                format!("{keys} API key(s)")
+            } else {
+                "no API key".into()
+            }
+        );
+    })?;
+    Ok(())
+}

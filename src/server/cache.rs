@@ -1,0 +1,180 @@
+//! Loaded models, each loaded once and kept while memory allows: the least recently used model
+//! is dropped when the total weight memory would pass the budget. Each model has a batcher that
+//! joins concurrent requests into shared forward passes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::metrics::Metrics;
+use crate::encoder::{Encoder, EncoderOptions, Truncate};
+use crate::error::{Error, Result};
+use crate::head::LogisticHead;
+
+/// Texts one forward pass takes at most.
+const MAX_BATCH_TEXTS: usize = 256;
+
+/// A model ready to serve.
+pub struct Loaded {
+    pub encoder: Encoder,
+    /// The classification head of a fine-tuned model.
+    pub head: Option<LogisticHead>,
+    bytes: u64,
+    last_used: AtomicU64,
+    queue: Mutex<Vec<Pending>>,
+    running: AtomicBool,
+}
+
+struct Pending {
+    texts: Vec<String>,
+    truncate: Truncate,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
+}
+
+/// The cache.
+pub struct ModelCache {
+    budget_bytes: u64,
+    models: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    clock: AtomicU64,
+}
+
+impl ModelCache {
+    pub fn new(budget_bytes: u64) -> Self {
+        ModelCache {
+            budget_bytes,
+            models: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    /// The model whose encoder lives in `encoder_dir` (and head in `head`), loading it if needed.
+    /// Blocking: call from a blocking thread.
+    pub fn get(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = self.lock().get(&encoder_dir) {
+            m.last_used.store(tick, Ordering::Relaxed);
+            return Ok(m.clone());
+        }
+        let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default())?;
+        let head = head.map(|h| LogisticHead::load(&h)).transpose()?;
+        let bytes: u64 = encoder.vars().iter().map(|v| v.elem_count() as u64 * 4).sum();
+        let loaded = Arc::new(Loaded {
+            encoder,
+            head,
+            bytes,
+            last_used: AtomicU64::new(tick),
+            queue: Mutex::new(Vec::new()),
+            running: AtomicBool::new(false),
+        });
+        let mut models = self.lock();
+        let mut total: u64 = models.values().map(|m| m.bytes).sum::<u64>() + bytes;
+        while total > self.budget_bytes && !models.is_empty() {
+            let Some(oldest) = models
+                .iter()
+                .min_by_key(|(_, m)| m.last_used.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(m) = models.remove(&oldest) {
+                total -= m.bytes;
+            }
+        }
+        models.insert(encoder_dir, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Loaded>>> {
+        self.models.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops a model (after it was deleted).
+    pub fn evict(&self, encoder_dir: &PathBuf) {
+        self.lock().remove(encoder_dir);
+    }
+
+    pub fn loaded(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Loaded {
+    /// Embeds `texts`, sharing forward passes with concurrent callers.
+    pub async fn embed(
+        self: &Arc<Self>,
+        texts: Vec<String>,
+        truncate: Truncate,
+        metrics: Arc<Metrics>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let (tx, rx) = oneshot::channel();
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push(Pending {
+            texts,
+            truncate,
+            reply: tx,
+        });
+        if !self.running.swap(true, Ordering::SeqCst) {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || me.drain(&metrics));
+        }
+        rx.await
+            .map_err(|_| Error::InvalidArgument("the embedding worker stopped".into()))?
+    }
+
+    /// Runs queued requests until none is left, joining those with the same truncation.
+    fn drain(&self, metrics: &Metrics) {
+        loop {
+            let batch: Vec<Pending> = {
+                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let mut taken = Vec::new();
+                let mut n = 0;
+                let mode = q.first().map(|p| p.truncate);
+                let mut i = 0;
+                while i < q.len() {
+                    if Some(q[i].truncate) == mode && (n == 0 || n + q[i].texts.len() <= MAX_BATCH_TEXTS) {
+                        n += q[i].texts.len();
+                        taken.push(q.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+                taken
+            };
+            if batch.is_empty() {
+                self.running.store(false, Ordering::SeqCst);
+                // A request may have arrived between the empty look and the store.
+                let empty = self.queue.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+                if empty || self.running.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            let truncate = batch[0].truncate;
+            let all: Vec<&str> = batch.iter().flat_map(|p| p.texts.iter().map(String::as_str)).collect();
+            metrics.observe_batch(all.len());
+            let result = self.encoder.embed_with(&all, 32, truncate, &mut |_| {});
+            match result {
+                Ok(mut rows) => {
+                    for p in batch.into_iter().rev() {
+                        let part = rows.split_off(rows.len() - p.texts.len());
+                        let _ = p.reply.send(Ok(part));
+                    }
+                }
+                Err(_) if batch.len() > 1 => {
+                    // One request's text may be at fault (too long): answer each on its own.
+                    for p in batch {
+                        let refs: Vec<&str> = p.texts.iter().map(String::as_str).collect();
+                        let _ = p.reply.send(self.encoder.embed_with(&refs, 32, truncate, &mut |_| {}));
+                    }
+                }
+                Err(e) => {
+                    if let Some(p) = batch.into_iter().next() {
+                        let _ = p.reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The fine-tuning job runner: one job at a time, from the queue in the registry's SQLite. On
+//! start it first resumes runs a previous process left `FINETUNING` (from their checkpoint), then
+//! takes `QUEUED` runs oldest first. A stop request (shutdown) makes the running job checkpoint.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::finetune::{resume, Progress};
+use crate::registry::Registry;
+use crate::source::SourceOptions;
+use crate::train::{Control, Event};
+
+/// Handle to the runner thread.
+pub struct JobRunner {
+    wake: mpsc::Sender<()>,
+    control: Control,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl JobRunner {
+    pub fn start(home: PathBuf, sources: SourceOptions) -> Self {
+        let (wake, rx) = mpsc::channel();
+        let control = Control::default();
+        let c = control.clone();
+        let thread = std::thread::Builder::new()
+            .name("attune-jobs".into())
+            .spawn(move || run(home, sources, c, rx))
+            .ok();
+        JobRunner { wake, control, thread }
+    }
+
+    /// Tells the runner a job was queued.
+    pub fn notify(&self) {
+        let _ = self.wake.send(());
+    }
+
+    /// Stops the runner: a running job checkpoints and stays `FINETUNING`, to resume at the next
+    /// start. Blocks until it has.
+    pub fn shutdown(mut self) {
+        self.control.request_stop();
+        let _ = self.wake.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiver<()>) {
+    loop {
+        if control.stop_requested() {
+            return;
+        }
+        let next = Registry::open(&home).and_then(|r| {
+            let interrupted = r.interrupted()?;
+            Ok(match interrupted.into_iter().next() {
+                Some(rec) => Some(rec),
+                None => r.next_queued()?,
+            })
+        });
+        let rec = match next {
+            Ok(Some(rec)) => rec,
+            Ok(None) => {
+                let _ = rx.recv_timeout(Duration::from_secs(2));
+                continue;
+            }
+            Err(e) => {
+                eprintln!("attune: job queue: {e}");
+                let _ = rx.recv_timeout(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let id = rec.id.clone();
+        eprintln!("attune: job {id}: starting");
+        let mut reg = match Registry::open(&home) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("attune: job {id}: {e}");
+                continue;
+            }
+        };
+        let progress_reg = Registry::open(&home).ok();
+        let mut last = Instant::now() - Duration::from_secs(10);
+        let mut on = |p: Progress| {
+            if let (
+                Progress::Train(Event::Step {
+                    step,
+                    total,
+                    loss,
+                    eta_s,
+                    epoch,
+                    ..
+                }),
+                Some(r),
+            ) = (&p, &progress_reg)
+            {
+                if last.elapsed() >= Duration::from_millis(500) || step == total {
+                    last = Instant::now();
+                    let _ = r.set_progress(
+                        &id,
+                        &serde_json::json!({"step": step, "total": total, "epoch": epoch, "loss": loss, "eta_s": eta_s}),
+                    );
+                }
+            }
+        };
+        match resume(&id, control.clone(), &mut reg, &sources, &mut on) {
+            Ok(o) => eprintln!("attune: job {id}: READY in {:.0} s", o.seconds),
+            Err(Error::Interrupted(why)) => {
+                eprintln!("attune: job {id}: {why}; it resumes at the next start");
+                return;
+            }
+            Err(e) => {
+                // Errors before the run starts (data changed, base model missing) would leave it
+                // queued for ever: mark it failed with the reason.
+                let _ = reg.fail(&id, &e.to_string());
+                eprintln!("attune: job {id}: FAILED: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! The handlers: each checks its request, calls the library on a blocking thread where the work
+//! is heavy, and shapes the answer. No tensor code here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+
+use super::cache::Loaded;
+use super::error::{ApiError, ApiJson};
+use super::types::*;
+use super::AppState;
+use crate::data::review::{review, ModelView, ReviewOptions};
+use crate::data::{Dataset, LoadOptions};
+use crate::encoder::Truncate;
+use crate::head::{HeadConfig, LogisticHead};
+use crate::model::{classify_embeddings, locate, Located};
+use crate::registry::{ModelRecord, Registry, Status};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> crate::Result<T> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("worker failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// Finds and loads the model `spec` names (ID, nickname, folder or Hub id).
+async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
+    if spec.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "\"model\" is empty: name a model ID, nickname or Hub id",
+        ));
+    }
+    let st2 = st.clone();
+    let spec = spec.to_string();
+    blocking(move || {
+        let reg = Registry::open(&st2.home)?;
+        let (dir, head) = match locate(&spec, &reg, &st2.sources)? {
+            Located::Finetuned { dir, .. } => (dir.join("model"), Some(dir.join("head.json"))),
+            Located::Encoder(r) => (r.dir, None),
+        };
+        st2.cache.get(dir, head)
+    })
+    .await
+}
+
+fn check_texts(texts: &[String], what: &str, st: &AppState) -> ApiResult<()> {
+    if texts.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "\"{what}\" is empty: send at least one text"
+        )));
+    }
+    if texts.len() > st.limits.max_texts {
+        return Err(ApiError::bad_request(format!(
+            "{} texts in one call; at most {} are allowed: split the request",
+            texts.len(),
+            st.limits.max_texts
+        )));
+    }
+    if let Some((i, t)) = texts
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.chars().count() > st.limits.max_text_chars)
+    {
+        return Err(ApiError::unprocessable(format!(
+            "{what}[{i}] has {} characters; at most {} are allowed",
+            t.chars().count(),
+            st.limits.max_text_chars
+        )));
+    }
+    Ok(())
+}
+
+pub async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+fn quantize(rows: &[Vec<f32>], t: EmbeddingType) -> serde_json::Value {
+    let pack = |r: &Vec<f32>| -> Vec<u8> {
+        r.chunks(8)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u8, |b, (i, v)| if *v > 0.0 { b | (0x80 >> i) } else { b })
+            })
+            .collect()
+    };
+    match t {
+        EmbeddingType::Float => serde_json::json!(rows),
+        EmbeddingType::Int8 => serde_json::json!(rows
+            .iter()
+            .map(|r| r
+                .iter()
+                .map(|v| (v * 127.0).round().clamp(-128.0, 127.0) as i8)
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()),
+        EmbeddingType::Uint8 => serde_json::json!(rows
+            .iter()
+            .map(|r| r
+                .iter()
+                .map(|v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()),
+        EmbeddingType::Binary => serde_json::json!(rows
+            .iter()
+            .map(|r| pack(r).into_iter().map(|b| (b as i16 - 128) as i8).collect::<Vec<_>>())
+            .collect::<Vec<_>>()),
+        EmbeddingType::Ubinary => serde_json::json!(rows.iter().map(pack).collect::<Vec<_>>()),
+    }
+}
+
+pub async fn embed(
+    State(st): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<EmbedRequest>,
+) -> ApiResult<ApiJson<EmbedResponse>> {
+    check_texts(&req.texts, "texts", &st)?;
+    let m = model(&st, &req.model).await?;
+    let truncate = req.truncate.unwrap_or(Truncate::End);
+    let rows = m.embed(req.texts.clone(), truncate, st.metrics.clone()).await?;
+    let dimensions = m.encoder.dim();
+    let embeddings = match &req.embedding_types {
+        None => Embeddings::Float(rows),
+        Some(types) if types.is_empty() => {
+            return Err(ApiError::bad_request(
+                "\"embedding_types\" is empty: leave it out or name at least one type",
+            ))
+        }
+        Some(types) => Embeddings::ByType(
+            types
+                .iter()
+                .map(|t| {
+                    let name = serde_json::to_value(t)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (name, quantize(&rows, *t))
+                })
+                .collect(),
+        ),
+    };
+    Ok(ApiJson(EmbedResponse {
+        id: uuid::Uuid::new_v4().to_string(),
+        texts: req.texts,
+        embeddings,
+        meta: Meta {
+            model: req.model,
+            dimensions,
+        },
+    }))
+}
+
+pub async fn classify(
+    State(st): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<ClassifyRequest>,
+) -> ApiResult<ApiJson<ClassifyResponse>> {
+    check_texts(&req.inputs, "inputs", &st)?;
+    let m = model(&st, &req.model).await?;
+    let examples = req.examples.unwrap_or_default();
+    let head = if !examples.is_empty() {
+        let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        if labels.len() < 2 {
+            return Err(ApiError::bad_request("\"examples\" need at least two labels"));
+        }
+        for l in &labels {
+            if examples.iter().filter(|e| &e.label == l).count() < 2 {
+                return Err(ApiError::bad_request(format!(
+                    "label {l:?} has one example; give each label at least 2"
+                )));
+            }
+        }
+        let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
+        let ids: Vec<usize> = examples
+            .iter()
+            .map(|e| labels.binary_search(&e.label).unwrap_or(0))
+            .collect();
+        let x = m.embed(texts, Truncate::End, st.metrics.clone()).await?;
+        blocking(move || LogisticHead::fit(&x, &ids, &labels, &HeadConfig::default())).await?
+    } else {
+        m.head.clone().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{} is a base model without a classification head: pass \"examples\", or use a fine-tuned model ID",
+                req.model
+            ))
+        })?
+    };
+    let emb = m.embed(req.inputs.clone(), Truncate::End, st.metrics.clone()).await?;
+    let refs: Vec<&str> = req.inputs.iter().map(String::as_str).collect();
+    let out = classify_embeddings(&head, &refs, &emb, None)?;
+    let classifications = out
+        .into_iter()
+        .map(|c| {
+            let labels: BTreeMap<String, LabelConfidence> = c
+                .confidences
+                .iter()
+                .map(|l| {
+                    (
+                        l.label.clone(),
+                        LabelConfidence {
+                            confidence: l.confidence,
+                        },
+                    )
+                })
+                .collect();
+            let prediction = c.prediction.unwrap_or_default();
+            Classification {
+                id: uuid::Uuid::new_v4().to_string(),
+                input: c.input,
+                predictions: vec![prediction.clone()],
+                prediction,
+                confidence: c.confidence,
+                confidences: vec![c.confidence],
+                labels,
+                classification_type: "single-label",
+            }
+        })
+        .collect();
+    Ok(ApiJson(ClassifyResponse {
+        id: uuid::Uuid::new_v4().to_string(),
+        classifications,
+    }))
+}
+
+pub async fn openai_embeddings(
+    State(st): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<OpenAiRequest>,
+) -> ApiResult<ApiJson<OpenAiResponse>> {
+    if req.encoding_format.as_deref().is_some_and(|f| f != "float") {
+        return Err(ApiError::bad_request(
+            "only \"encoding_format\": \"float\" is supported",
+        ));
+    }
+    let texts = match req.input {
+        OpenAiInput::One(s) => vec![s],
+        OpenAiInput::Many(v) => v,
+    };
+    check_texts(&texts, "input", &st)?;
+    let m = model(&st, &req.model).await?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let tokens: usize = m.encoder.tokenizer().lengths(&refs)?.iter().sum();
+    let rows = m.embed(texts, Truncate::End, st.metrics.clone()).await?;
+    Ok(ApiJson(OpenAiResponse {
+        object: "list",
+        data: rows
+            .into_iter()
+            .enumerate()
+            .map(|(index, embedding)| OpenAiEmbedding {
+                object: "embedding",
+                embedding,
+                index,
+            })
+            .collect(),
+        model: req.model,
+        usage: Usage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}
+
+fn datasets_dir(st: &AppState) -> PathBuf {
+    st.home.join("datasets")
+}
+
+/// A dataset id must be one of ours: a UUID, nothing that walks the file system.
+fn dataset_dir(st: &AppState, id: &str) -> ApiResult<PathBuf> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no dataset {id:?}")))?;
+    let d = datasets_dir(st).join(id);
+    if !d.join("dataset.json").exists() {
+        return Err(ApiError::not_found(format!(
+            "no dataset {id:?}; upload one with POST /v1/datasets"
+        )));
+    }
+    Ok(d)
+}
+
+pub async fn upload_dataset(State(st): State<Arc<AppState>>, mut form: Multipart) -> ApiResult<impl IntoResponse> {
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut name = None;
+    let mut columns = LoadOptions::default();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::new(e.status(), format!("the upload could not be read: {}", e.body_text())))?
+    {
+        let field_name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::new(e.status(), format!("the upload could not be read: {}", e.body_text())))?;
+        match field_name.as_str() {
+            "file" => file = Some((file_name.unwrap_or_else(|| "data.csv".into()), bytes.to_vec())),
+            "name" => name = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "text_column" => columns.text_column = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "label_column" => columns.label_column = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown form field {other:?} (expected file, name, text_column, label_column)"
+                )))
+            }
+        }
+    }
+    let (file_name, bytes) = file.ok_or_else(|| {
+        ApiError::bad_request("no \"file\" field: send the CSV or JSONL file as multipart field \"file\"")
+    })?;
+    let ext = std::path::Path::new(&file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .filter(|e| matches!(e.as_str(), "csv" | "tsv" | "jsonl"))
+        .ok_or_else(|| ApiError::unprocessable(format!("{file_name}: upload a .csv, .tsv or .jsonl file")))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let name = name.unwrap_or_else(|| file_name.clone());
+    let st2 = st.clone();
+    let info = blocking(move || {
+        let dir = datasets_dir(&st2).join(&id);
+        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+        let path = dir.join(format!("data.{ext}"));
+        crate::util::write_atomic(&path, |w| w.write_all(&bytes))?;
+        let result = Dataset::load(&path, &columns).and_then(|ds| review(&ds, &ReviewOptions::default(), ModelView::default()));
+        let rev = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(crate::Error::Dataset {
+                    path: file_name.into(),
+                    reason: e.to_string().replace(&path.display().to_string(), "the upload"),
+                });
+            }
+        };
+        let info = DatasetInfo {
+            id: id.clone(),
+            name,
+            review: serde_json::to_value(&rev).unwrap_or_default(),
+        };
+        let meta = serde_json::json!({"info": info, "columns": {"text": columns.text_column, "label": columns.label_column}, "file": format!("data.{ext}")});
+        crate::util::write_atomic(&dir.join("dataset.json"), |w| serde_json::to_writer_pretty(w, &meta).map_err(std::io::Error::other))?;
+        Ok(info)
+    })
+    .await?;
+    let status = if info.review["blocking"].as_bool() == Some(true) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::CREATED
+    };
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        let fixes: Vec<String> = info.review["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["severity"] == "blocking")
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["message"].as_str().unwrap_or(""),
+                    p["fix"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let body = serde_json::json!({"message": format!("this dataset cannot be trained on: {}", fixes.join(" ")), "dataset": info});
+        return Ok((status, axum::Json(body)).into_response());
+    }
+    Ok((status, axum::Json(serde_json::to_value(&info).unwrap_or_default())).into_response())
+}
+
+fn read_dataset(dir: &std::path::Path) -> crate::Result<serde_json::Value> {
+    crate::encoder::config::read_json(&dir.join("dataset.json"))
+}
+
+pub async fn get_dataset(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let dir = dataset_dir(&st, &id)?;
+    let meta = blocking(move || read_dataset(&dir)).await?;
+    Ok(ApiJson(meta["info"].clone()))
+}
+
+fn view(r: ModelRecord) -> FinetunedModel {
+    FinetunedModel {
+        id: r.id,
+        name: r.name,
+        base_model: r.base_model,
+        status: r.status.as_str().to_string(),
+        created: r.created,
+        progress: r.progress,
+        metrics: r.metrics,
+        error: r.error,
+    }
+}
+
+pub async fn create_finetune(
+    State(st): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<FinetuneRequest>,
+) -> ApiResult<impl IntoResponse> {
+    if req.name.trim().is_empty() {
+        return Err(ApiError::bad_request("\"name\" is empty: give the model a nickname"));
+    }
+    let dir = dataset_dir(&st, &req.dataset_id)?;
+    let st2 = st.clone();
+    let rec = blocking(move || {
+        let meta = read_dataset(&dir)?;
+        if meta["info"]["review"]["blocking"].as_bool() == Some(true) {
+            return Err(crate::Error::Dataset {
+                path: dir.clone(),
+                reason: "this dataset has blocking problems (see GET /v1/datasets/{id}); upload a fixed file".into(),
+            });
+        }
+        let data = dir.join(meta["file"].as_str().unwrap_or("data.csv"));
+        let mut train = crate::train::TrainConfig::default();
+        let s = &req.settings;
+        if let Some(v) = s.epochs {
+            train.epochs = v;
+        }
+        if let Some(v) = s.learning_rate {
+            train.learning_rate = v;
+        }
+        if let Some(v) = s.batch_size {
+            train.batch_size = v;
+        }
+        train.max_steps = s.max_steps;
+        if let Some(v) = s.loss {
+            train.loss = v;
+        }
+        if let Some(v) = s.seed {
+            train.seed = v;
+        }
+        if train.batch_size < 4 || train.epochs == 0 || !(train.learning_rate > 0.0 && train.learning_rate < 1.0) {
+            return Err(crate::Error::InvalidArgument(
+                "settings: batch_size must be at least 4, epochs at least 1, learning_rate between 0 and 1".into(),
+            ));
+        }
+        let o = crate::finetune::FinetuneOptions {
+            data: data.clone(),
+            text_column: meta["columns"]["text"].as_str().map(str::to_string),
+            label_column: meta["columns"]["label"].as_str().map(str::to_string),
+            name: Some(req.name.clone()),
+            base: req.base_model.clone().unwrap_or_else(|| crate::DEFAULT_MODEL.into()),
+            train,
+            ..Default::default()
+        };
+        let bytes = std::fs::read(&data).map_err(|e| crate::Error::io(&data, e))?;
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let params = serde_json::to_value(&o).map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
+        let reg = Registry::open(&st2.home)?;
+        let id = reg.enqueue(o.name.as_deref(), &o.base, &sha, &params)?;
+        reg.get_any(&id)?
+            .ok_or_else(|| crate::Error::InvalidArgument("the job vanished".into()))
+    })
+    .await?;
+    st.notify_jobs();
+    Ok((StatusCode::CREATED, axum::Json(view(rec))))
+}
+
+async fn record(st: &Arc<AppState>, id: &str) -> ApiResult<ModelRecord> {
+    let home = st.home.clone();
+    let id2 = id.to_string();
+    blocking(move || Registry::open(&home)?.get_any(&id2))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no fine-tuned model {id:?} (see GET /v1/models)")))
+}
+
+pub async fn get_finetune(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<FinetunedModel>> {
+    Ok(ApiJson(view(record(&st, &id).await?)))
+}
+
+pub async fn delete_finetune(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let rec = record(&st, &id).await?;
+    if rec.status == Status::Finetuning {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{id} is training; wait until it is READY or FAILED, then delete it"),
+        ));
+    }
+    let st2 = st.clone();
+    blocking(move || {
+        st2.cache.evict(&rec.path.join("model"));
+        Registry::open(&st2.home)?.remove(&rec.id).map(|_| ())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_models(State(st): State<Arc<AppState>>) -> ApiResult<ApiJson<ModelList>> {
+    let home = st.home.clone();
+    let all = blocking(move || Registry::open(&home)?.list(true)).await?;
+    Ok(ApiJson(ModelList {
+        models: all.into_iter().map(view).collect(),
+    }))
+}
+
+pub async fn metrics(State(st): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
+    let home = st.home.clone();
+    let all = blocking(move || Registry::open(&home)?.list(true)).await?;
+    let queued = all.iter().filter(|r| r.status == Status::Queued).count();
+    let running = all.iter().filter(|r| r.status == Status::Finetuning).count();
+    let body = st.metrics.render(queued, running, st.cache.loaded());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see GET /openapi.json")
+}
