@@ -306,6 +306,21 @@ fn run(
         on(Progress::Stage("saving"));
         enc.save(&dir.join("model"))?;
         head.save(&dir.join("head.json"))?;
+        let card = format!(
+            "# {}\n\nFine-tuned by attune {} from `{}` on {} rows ({} labels: {}).\n\nValidation ({} rows): accuracy {:.4} (base model {:.4}), macro-F1 {:.4} (base {:.4}).\n\nLoad it with `SentenceTransformer(\"<this folder>\")`.\n",
+            o.name.as_deref().unwrap_or(&id),
+            env!("CARGO_PKG_VERSION"),
+            o.base,
+            p.train.len(),
+            p.labels.len(),
+            p.labels.join(", "),
+            p.valid.len(),
+            finetuned.accuracy,
+            baseline.accuracy,
+            finetuned.f1_macro,
+            baseline.f1_macro,
+        );
+        std::fs::write(dir.join("model/README.md"), card).map_err(|e| Error::io(dir.join("model/README.md"), e))?;
         // The held-out rows, so maps and evaluations can use them later without the split.
         write_rows(&dir.join(VALIDATION_FILE), &p.valid)?;
         let metrics = MetricsPair { baseline, finetuned };

@@ -22,6 +22,8 @@ const SKIP: &[&str] = &[
     "openvino",
     ".git",
     ".gitattributes",
+    // The source's model card describes the source, not what is saved.
+    "README.md",
 ];
 
 pub(super) fn save(enc: &Encoder, dest: &Path) -> Result<()> {
