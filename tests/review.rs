@@ -48,7 +48,7 @@ fn each_problem_is_found_with_its_lines() {
 
     assert_eq!(r.rows, 28);
     assert_eq!(r.unreadable_rows, 2);
-    assert_eq!(lines(&r, "unreadable_rows"), vec![vec![30, 31]]);
+    assert_eq!(lines(&r, "unreadable_rows"), vec![vec![30], vec![31]]);
     assert!(problem(&r, "too_few_rows").message.contains("250"));
     assert_eq!(lines(&r, "duplicates"), vec![vec![4, 26]]);
     assert_eq!(lines(&r, "conflicting_labels"), vec![vec![9, 27]]);

@@ -106,7 +106,7 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
                 .lines
                 .iter()
                 .take(10)
-                .map(|g| g.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("+"))
+                .map(|g| g.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" & "))
                 .collect();
             if !lines.is_empty() {
                 let more = if p.lines.len() > 10 {

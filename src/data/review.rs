@@ -28,7 +28,8 @@ pub struct Problem {
     pub severity: Severity,
     pub message: String,
     pub fix: String,
-    /// File lines concerned (1-based), in groups where rows belong together (duplicates).
+    /// File lines concerned (1-based): one group per finding, with the rows that belong together
+    /// (a duplicate and its repeats, a near-duplicate pair) or a single row.
     pub lines: Vec<Vec<usize>>,
 }
 
@@ -58,7 +59,9 @@ impl Default for ReviewOptions {
             imbalance_ratio: 10.0,
             near_duplicate_cosine: 0.97,
             neighbours: 5,
-            neighbours_agreeing: 4,
+            // All of them: with imbalanced labels, the big label crowds every neighbourhood, and
+            // a looser vote flags ordinary rows of the small labels.
+            neighbours_agreeing: 5,
             preview_rows: 5,
         }
     }
@@ -157,7 +160,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             severity: Severity::Warning,
             message: format!("{} rows could not be read and are skipped ({})", ds.bad_rows.len(), detail.join("; ")),
             fix: "Fix these lines: save the file as UTF-8, quote fields that contain the delimiter, give every row a label.".into(),
-            lines: vec![ds.bad_rows.iter().map(|b| b.line).collect()],
+            lines: ds.bad_rows.iter().map(|b| vec![b.line]).collect(),
         });
     }
     if ds.examples.len() < opts.min_rows {
@@ -265,7 +268,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             severity: Severity::Warning,
             message: format!("{} rows have an empty text and are left out", empty.len()),
             fix: "Fill in the text of these rows or delete them.".into(),
-            lines: vec![empty],
+            lines: empty.into_iter().map(|l| vec![l]).collect(),
         });
     }
     if let Some((tokens, limit)) = view.tokens {
@@ -285,7 +288,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
                     long.len()
                 ),
                 fix: "Shorten these texts or split them into several rows if their end matters for the label.".into(),
-                lines: vec![long],
+                lines: long.into_iter().map(|l| vec![l]).collect(),
             });
         }
     }
@@ -393,7 +396,7 @@ fn embedding_checks(ds: &Dataset, emb: &[Vec<f32>], opts: &ReviewOptions, proble
                 shown.join("; ")
             ),
             fix: "Check these rows; correct the label where the neighbours are right.".into(),
-            lines: vec![suspect_lines],
+            lines: suspect_lines.into_iter().map(|l| vec![l]).collect(),
         });
     }
     if !near.is_empty() {
