@@ -323,3 +323,57 @@ fn a_stop_mid_epoch_checkpoints_and_resumes_to_the_same_model() {
         "resuming mid-epoch gives exactly the model of an uninterrupted run"
     );
 }
+
+#[test]
+fn sigterm_stops_a_cli_run_with_a_checkpoint_that_resumes() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let data = env.data();
+    // Long enough to be caught mid-run: many epochs, no early stop.
+    let mut child = env
+        .cmd(&[
+            "finetune",
+            "--data",
+            &data,
+            "--epochs",
+            "300",
+            "--patience",
+            "1000",
+            "--batch-size",
+            "8",
+            "--seed",
+            "3",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("step 20/") {
+            break;
+        }
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let all = [seen, rest].concat().join("\n");
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(all.contains("checkpoint saved"), "{all}");
+    let runs: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--all", "--json"])).unwrap();
+    assert_eq!(runs[0]["status"], "FINETUNING");
+    let id = runs[0]["id"].as_str().unwrap().to_string();
+    let done: serde_json::Value = serde_json::from_str(&env.ok(&["finetune", "--resume", &id, "--json"])).unwrap();
+    // 45 rows, 36 for training, batch 8: 5 steps an epoch.
+    assert_eq!(
+        done["training"]["steps"],
+        300 * 5,
+        "the resumed run finishes every step"
+    );
+}

@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use attune::finetune::{finetune, resume, FinetuneOptions, Outcome, Progress};
-use attune::train::{Event, LossKind, TrainConfig};
+use attune::train::{Control, Event, LossKind, TrainConfig};
 
 use super::{open_registry, print_metrics_table, source_options, CliError};
 
@@ -202,13 +202,31 @@ fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// Ctrl-C or SIGTERM asks the run to stop: it saves a checkpoint after the current step.
+pub(crate) fn stop_on_signal() -> Control {
+    let control = Control::default();
+    let c = control.clone();
+    // Failing to install the handler only loses the graceful stop; a kill still leaves the
+    // registry valid and the last epoch checkpoint.
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("\nattune: stopping after this step (a checkpoint is saved; resume with --resume ID)");
+        c.request_stop();
+    });
+    control
+}
+
 pub fn run(a: FinetuneArgs) -> Result<(), CliError> {
     let mut reg = open_registry()?;
     let sources = source_options();
     let mut rep = Reporter::new(a.json);
+    let control = stop_on_signal();
     let outcome = match &a.resume {
-        Some(id) => resume(id, Default::default(), &mut reg, &sources, &mut |p| rep.report(p)),
-        None => finetune(&a.options(), &mut reg, &sources, &mut |p| rep.report(p)),
+        Some(id) => resume(id, control, &mut reg, &sources, &mut |p| rep.report(p)),
+        None => {
+            let mut o = a.options();
+            o.control = control;
+            finetune(&o, &mut reg, &sources, &mut |p| rep.report(p))
+        }
     };
     rep.finish();
     let outcome = outcome?;
