@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// Texts per embed or classify call.
     #[arg(long, default_value_t = 96)]
     max_texts: usize,
+    /// Largest JSON request body, in KiB (dataset uploads may be up to 64 MiB).
+    #[arg(long, default_value_t = 4096)]
+    max_body_kb: usize,
     /// Do not run fine-tuning jobs in this process.
     #[arg(long)]
     no_jobs: bool,
@@ -45,6 +48,7 @@ pub fn run(a: ServeArgs) -> Result<(), CliError> {
         home: attune::registry::default_home(),
         limits: Limits {
             max_texts: a.max_texts,
+            max_body_bytes: a.max_body_kb << 10,
             ..Limits::default()
         },
         cache_bytes: a.cache_mb << 20,
