@@ -1,0 +1,84 @@
+//! A training step of attune: forward, backward and AdamW on 32 sentences (texts of a CSV, the
+//! in-batch cosine loss over labels), after warm-up steps. Prints one JSON line (seconds per step,
+//! sentences/s, peak RSS). `bench/train_step.sh` runs it beside PyTorch in the same run.
+//!
+//! cargo bench --bench train_step -- [--data FILE] [--steps 10] [--batch-size 32]
+
+use std::time::Instant;
+
+use attune::data::{Dataset, LoadOptions};
+use attune::train::loss::in_batch_cosine;
+use attune::train::optim::{AdamW, AdamWConfig};
+use attune::{Encoder, EncoderOptions, ForwardMode};
+use rand::SeedableRng;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let data = arg(&args, "--data", "../shared/data/banking77-train.csv");
+    let steps: usize = arg(&args, "--steps", "10").parse().unwrap_or(10);
+    let bs: usize = arg(&args, "--batch-size", "32").parse().unwrap_or(32);
+    if !std::path::Path::new(&data).exists() {
+        eprintln!("skipped: {data} is absent (the benchmark reads ../shared/data)");
+        return;
+    }
+    let ds = Dataset::load(std::path::Path::new(&data), &LoadOptions::default()).expect("read the data");
+    let mut labels: Vec<&str> = ds.examples.iter().map(|e| e.label.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    let dir = attune::resolve_model(attune::DEFAULT_MODEL, &attune::SourceOptions::from_env())
+        .expect("model")
+        .dir;
+    let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
+    let mut opt = AdamW::new(enc.named_vars(), AdamWConfig::default()).expect("optimizer");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let warmup = 2;
+    let mut timed = 0.0;
+    for step in 0..warmup + steps {
+        let rows = &ds.examples[(step * bs) % (ds.examples.len() - bs)..][..bs];
+        let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
+        let ids: Vec<usize> = rows
+            .iter()
+            .map(|e| labels.binary_search(&e.label.as_str()).unwrap_or(0))
+            .collect();
+        let t0 = Instant::now();
+        let batch = enc.tokenize(&texts).expect("tokenize");
+        let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).expect("forward");
+        let loss = in_batch_cosine(&emb, &ids).expect("loss");
+        let grads = loss.backward().expect("backward");
+        opt.step(&grads, 2e-5).expect("step");
+        if step >= warmup {
+            timed += t0.elapsed().as_secs_f64();
+        }
+    }
+    let per_step = timed / steps as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "engine": "attune",
+            "batch_size": bs,
+            "steps": steps,
+            "seconds_per_step": per_step,
+            "sentences_per_s": bs as f64 / per_step,
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+}
