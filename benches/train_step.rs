@@ -4,32 +4,17 @@
 //!
 //! cargo bench --bench train_step -- [--data FILE] [--steps 10] [--batch-size 32]
 
+mod common;
+
 use std::time::Instant;
+
+use common::{arg, peak_rss_mib};
 
 use attune::data::{Dataset, LoadOptions};
 use attune::train::loss::in_batch_cosine;
 use attune::train::optim::{AdamW, AdamWConfig};
 use attune::{Encoder, EncoderOptions, ForwardMode};
 use rand::SeedableRng;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
