@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use attune::data::{Dataset, LoadOptions};
+use attune::data::Dataset;
 use attune::eval::Metrics;
 use attune::model::{FinetunedModel, Located};
 
+use super::columns::Columns;
 use super::{locate, print_metrics_table, CliError};
 
 #[derive(Debug, Args)]
@@ -18,10 +19,8 @@ pub struct EvalArgs {
     /// Labelled file: .csv, .tsv or .jsonl.
     #[arg(long)]
     data: PathBuf,
-    #[arg(long)]
-    text_column: Option<String>,
-    #[arg(long)]
-    label_column: Option<String>,
+    #[command(flatten)]
+    columns: Columns,
     /// Print one JSON object with the metrics at its top level.
     #[arg(long)]
     json: bool,
@@ -38,13 +37,7 @@ pub fn run(a: EvalArgs) -> Result<(), CliError> {
         }
     };
     let model = FinetunedModel::load(&dir)?;
-    let ds = Dataset::load(
-        &a.data,
-        &LoadOptions {
-            text_column: a.text_column.clone(),
-            label_column: a.label_column.clone(),
-        },
-    )?;
+    let ds = Dataset::load(&a.data, &a.columns.load_options())?;
     let labels = &model.head.labels;
     let unknown: Vec<String> = ds.label_counts().into_keys().filter(|l| !labels.contains(l)).collect();
     if !unknown.is_empty() {

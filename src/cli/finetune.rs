@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use attune::finetune::{finetune, resume, FinetuneOptions, Outcome, Progress};
 use attune::train::{Control, Event, LossKind, TrainConfig};
 
+use super::columns::Columns;
 use super::{open_registry, print_metrics_table, source_options, CliError};
 
 #[derive(Debug, Args)]
@@ -29,10 +30,8 @@ pub struct FinetuneArgs {
     /// The base model: a Hub id, a folder, or a registry model.
     #[arg(long, env = "ATTUNE_BASE", default_value = attune::DEFAULT_MODEL)]
     base: String,
-    #[arg(long)]
-    text_column: Option<String>,
-    #[arg(long)]
-    label_column: Option<String>,
+    #[command(flatten)]
+    columns: Columns,
     /// The training objective.
     #[arg(long, value_enum, default_value_t = TrainConfig::default().loss)]
     loss: LossKind,
@@ -77,8 +76,8 @@ impl FinetuneArgs {
         FinetuneOptions {
             data: self.data.clone().unwrap_or_default(),
             valid: self.valid.clone(),
-            text_column: self.text_column.clone(),
-            label_column: self.label_column.clone(),
+            text_column: self.columns.text_column.clone(),
+            label_column: self.columns.label_column.clone(),
             name: self.name.clone(),
             base: self.base.clone(),
             valid_fraction: self.valid_fraction,

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use attune::data::LoadOptions;
 use attune::map::{map_models, write, MapJob, MapOptions, Method};
 
+use super::columns::Columns;
 use super::{open_registry, source_options, CliError};
 
 #[derive(Debug, Args)]
@@ -30,10 +30,8 @@ pub struct MapArgs {
     /// Past this many rows, draw a stratified sample.
     #[arg(long, default_value_t = 2000)]
     max_points: usize,
-    #[arg(long)]
-    text_column: Option<String>,
-    #[arg(long)]
-    label_column: Option<String>,
+    #[command(flatten)]
+    columns: Columns,
     /// Output file; its extension picks the format: .png, .svg, .html or .json.
     #[arg(long, short)]
     output: PathBuf,
@@ -49,10 +47,7 @@ pub fn run(a: MapArgs) -> Result<(), CliError> {
         model: a.model.clone(),
         baseline: a.baseline.clone(),
         data: a.data.clone(),
-        load: LoadOptions {
-            text_column: a.text_column.clone(),
-            label_column: a.label_column.clone(),
-        },
+        load: a.columns.load_options(),
         max_points: a.max_points,
         options: MapOptions {
             method: a.method,

@@ -1,6 +1,7 @@
 //! Command-line arguments and dispatch. Each command lives in its own file and calls the library.
 
 mod classify;
+mod columns;
 mod demo;
 mod embed;
 mod eval;

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use attune::data::review::{review, ModelView, ReviewOptions, Severity};
-use attune::data::{Dataset, LoadOptions};
+use attune::data::Dataset;
 
+use super::columns::Columns;
 use super::{load_encoder, CliError};
 
 #[derive(Debug, Args)]
@@ -14,12 +15,8 @@ pub struct ReviewArgs {
     /// Labelled file: .csv (comma or tab), .tsv or .jsonl.
     #[arg(long)]
     data: PathBuf,
-    /// The text column; found by name (text, query, sentence) when left out.
-    #[arg(long)]
-    text_column: Option<String>,
-    /// The label column; found by name (label, intent, category) when left out.
-    #[arg(long)]
-    label_column: Option<String>,
+    #[command(flatten)]
+    columns: Columns,
     /// Fewer rows than this is reported (the hosted reference asks for 250).
     #[arg(long, default_value_t = 250)]
     min_rows: usize,
@@ -35,13 +32,7 @@ pub struct ReviewArgs {
 }
 
 pub fn run(a: ReviewArgs) -> Result<(), CliError> {
-    let ds = Dataset::load(
-        &a.data,
-        &LoadOptions {
-            text_column: a.text_column.clone(),
-            label_column: a.label_column.clone(),
-        },
-    )?;
+    let ds = Dataset::load(&a.data, &a.columns.load_options())?;
     let opts = ReviewOptions {
         min_rows: a.min_rows,
         ..Default::default()
