@@ -10,7 +10,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use common::{files_under, max_abs_diff, tiny_model};
+use common::{files_under, max_abs_diff, snapshot, tiny_model, unchanged};
 
 const TEXTS: &[&str] = &[
     "show me the cheap flight from boston to denver",
@@ -26,13 +26,6 @@ fn contrastive_loss(emb: &Tensor) -> Tensor {
     let sim = emb.matmul(&emb.t().unwrap()).unwrap();
     let eye = Tensor::eye(n, emb.dtype(), emb.device()).unwrap();
     (sim - eye).unwrap().sqr().unwrap().mean_all().unwrap()
-}
-
-fn snapshot(enc: &Encoder) -> Vec<(String, Tensor)> {
-    enc.named_vars()
-        .into_iter()
-        .map(|(n, v)| (n, v.as_tensor().copy().unwrap()))
-        .collect()
 }
 
 #[test]
@@ -59,22 +52,7 @@ fn one_optimizer_step_changes_every_trainable_tensor() {
     };
     let mut opt = AdamW::new(enc.vars(), params).unwrap();
     opt.backward_step(&loss).unwrap();
-    let after: std::collections::HashMap<_, _> = snapshot(&enc).into_iter().collect();
-    let unchanged: Vec<&String> = before
-        .iter()
-        .filter(|(n, t)| {
-            let d = (t - &after[n])
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            d == 0.0
-        })
-        .map(|(n, _)| n)
-        .collect();
+    let unchanged = unchanged(&before, &enc);
     assert!(unchanged.is_empty(), "no gradient reached: {unchanged:?}");
 }
 

@@ -74,12 +74,8 @@ fn embeddings_match_sentence_transformers() {
 #[test]
 fn one_step_changes_all_101_minilm_tensors() {
     let enc = Encoder::load(&real_model(), &EncoderOptions::default()).unwrap();
-    let vars = enc.named_vars();
-    assert_eq!(vars.len(), 101);
-    let before: Vec<_> = vars
-        .iter()
-        .map(|(n, v)| (n.clone(), v.as_tensor().copy().unwrap()))
-        .collect();
+    let before = common::snapshot(&enc);
+    assert_eq!(before.len(), 101);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let batch = enc
         .tokenize(&[
@@ -97,22 +93,7 @@ fn one_step_changes_all_101_minilm_tensors() {
         ..Default::default()
     };
     AdamW::new(enc.vars(), params).unwrap().backward_step(&loss).unwrap();
-    let unchanged: Vec<_> = before
-        .iter()
-        .zip(enc.named_vars())
-        .filter(|((_, t), (_, v))| {
-            (t - v.as_tensor())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-                == 0.0
-        })
-        .map(|((n, _), _)| n.clone())
-        .collect();
+    let unchanged = common::unchanged(&before, &enc);
     assert!(
         unchanged.is_empty(),
         "no gradient reached {} tensors: {unchanged:?}",

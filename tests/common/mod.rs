@@ -105,3 +105,24 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// A copy of every trainable tensor of `enc`, by name.
+pub fn snapshot(enc: &attune::Encoder) -> Vec<(String, candle_core::Tensor)> {
+    enc.named_vars()
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().copy().unwrap()))
+        .collect()
+}
+
+/// Names of the tensors in `before` whose values are the same in `enc` now.
+pub fn unchanged(before: &[(String, candle_core::Tensor)], enc: &attune::Encoder) -> Vec<String> {
+    let now: HashMap<String, candle_core::Tensor> = snapshot(enc).into_iter().collect();
+    before
+        .iter()
+        .filter(|(n, t)| {
+            let d = (t - &now[n]).unwrap().abs().unwrap().max_all().unwrap();
+            d.to_scalar::<f32>().unwrap() == 0.0
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}
