@@ -12,7 +12,12 @@ use common::{arg, peak_rss_mib};
 
 use attune::{Encoder, EncoderOptions};
 
+// The binary's allocator, so the benchmark measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
+    attune::kernels::init_process();
     let args: Vec<String> = std::env::args().collect();
     let data = arg(&args, "--data", "../shared/data/banking77-train.csv");
     let n: usize = arg(&args, "--n", "2000").parse().expect("--n takes a number");

@@ -16,7 +16,12 @@ use attune::train::optim::{AdamW, AdamWConfig};
 use attune::{Encoder, EncoderOptions, ForwardMode};
 use rand::SeedableRng;
 
+// The binary's allocator, so the benchmark measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
+    attune::kernels::init_process();
     let args: Vec<String> = std::env::args().collect();
     let data = arg(&args, "--data", "../shared/data/banking77-train.csv");
     let steps: usize = arg(&args, "--steps", "10").parse().unwrap_or(10);

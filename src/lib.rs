@@ -12,6 +12,7 @@
 //! - [`eval`] computes metrics; [`finetune`] runs the whole job into the [`registry`].
 //! - [`model`] loads a fine-tuned model to classify and embed.
 //! - [`server`] is the HTTP API over all of it.
+//! - [`kernels`] are the fused CPU kernels (with backward passes) the encoder runs on.
 //! - [`map`] draws baseline and fine-tuned embeddings side by side in 2D.
 
 pub mod data;
@@ -21,6 +22,7 @@ pub mod eval;
 pub mod finetune;
 pub mod head;
 pub mod io;
+pub mod kernels;
 pub mod map;
 pub mod model;
 pub mod registry;

@@ -4,11 +4,12 @@
 use candle_core::Tensor;
 
 use super::config::{Activation, BertConfig};
-use super::layers::{dropout, softmax_last, w, LayerNorm, Linear};
+use super::layers::{dropout, w, LayerNorm, Linear};
 use super::mode::ForwardMode;
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use crate::error::Result;
+use crate::kernels;
 
 #[derive(Debug, Clone)]
 struct Embeddings {
@@ -117,7 +118,7 @@ impl Bert {
         let mut x = self.embeddings.forward(batch, mode)?;
         // Additive mask: 0 where a token is real, a large negative where it is padding.
         let mask = batch.mask.to_dtype(x.dtype())?;
-        let bias = ((mask - 1.0)? * 1e9)?.unsqueeze(1)?.unsqueeze(1)?;
+        let bias = ((mask - 1.0)? * 1e9)?;
         for layer in &self.layers {
             x = layer.attention.forward(&x, &bias, mode)?;
             x = layer.ffn.forward(&x, mode)?;
@@ -153,8 +154,7 @@ impl Attention {
         let k = split(self.key.forward(x, mode)?)?;
         let v = split(self.value.forward(x, mode)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = softmax_last(&scores, mode)?;
+        let probs = kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?;
         let probs = dropout(&probs, self.attn_dropout, mode)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
         let out = self.output.forward(&ctx, mode)?;
@@ -167,7 +167,7 @@ impl FeedForward {
     fn forward(&self, x: &Tensor, mode: &mut ForwardMode) -> Result<Tensor> {
         let y = self.intermediate.forward(x, mode)?;
         let y = match self.act {
-            Activation::Gelu => y.gelu_erf()?,
+            Activation::Gelu => kernels::gelu_erf(&y)?,
             Activation::GeluTanh => y.gelu()?,
             Activation::Relu => y.relu()?,
         };

@@ -1,12 +1,13 @@
-//! The building blocks of an encoder, written on candle primitives so that gradients reach
-//! every weight. candle's fused `layer_norm` and `softmax_last_dim` record no backward pass
-//! (see shared/docs/CANDLE.md), so they are used only in [`ForwardMode::Inference`].
+//! The building blocks of an encoder. Layer norm, GELU and attention's softmax run on attune's
+//! fused [`kernels`], whose backward passes reach every weight; candle's own fused `layer_norm`
+//! and `softmax_last_dim` record none (see shared/docs/CANDLE.md).
 
-use candle_core::{DType, Tensor, D};
+use candle_core::Tensor;
 use rand::Rng;
 
 use super::mode::ForwardMode;
 use crate::error::Result;
+use crate::kernels;
 
 /// Returns the weight as used by this pass: detached for inference, so no graph is recorded.
 pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
@@ -34,7 +35,7 @@ impl Linear {
         let x2 = x.reshape((rows, *last))?;
         let mut y = x2.matmul(&w(&self.weight, mode).t()?)?;
         if let Some(b) = &self.bias {
-            y = y.broadcast_add(&w(b, mode))?;
+            y = kernels::bias_add(&y, &w(b, mode))?;
         }
         let out = self.weight.dim(0)?;
         let mut shape = lead.to_vec();
@@ -53,29 +54,13 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
-        if mode.is_inference() && x.dtype() == DType::F32 {
-            let x = x.contiguous()?;
-            return Ok(candle_nn::ops::layer_norm(
-                &x,
-                &self.weight.detach(),
-                &self.bias.detach(),
-                self.eps as f32,
-            )?);
-        }
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let xc = x.broadcast_sub(&mean)?;
-        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-        let xn = xc.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        Ok(xn.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)?)
+        Ok(kernels::layer_norm(
+            x,
+            &w(&self.weight, mode),
+            &w(&self.bias, mode),
+            self.eps,
+        )?)
     }
-}
-
-/// Softmax over the last dimension.
-pub fn softmax_last(x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
-    if mode.is_inference() {
-        return Ok(candle_nn::ops::softmax_last_dim(&x.contiguous()?)?);
-    }
-    Ok(candle_nn::ops::softmax(x, D::Minus1)?)
 }
 
 /// Inverted dropout: in training, zeroes each element with probability `p` and scales the rest
@@ -100,31 +85,8 @@ pub fn dropout(x: &Tensor, p: f64, mode: &mut ForwardMode) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
     use rand::SeedableRng;
-
-    #[test]
-    fn layer_norm_paths_agree() {
-        let dev = Device::Cpu;
-        let x = Tensor::arange(0f32, 24., &dev).unwrap().reshape((2, 3, 4)).unwrap();
-        let x = (x.sqr().unwrap() * 0.1).unwrap();
-        let ln = LayerNorm {
-            weight: Tensor::new(&[1f32, 2., 0.5, -1.], &dev).unwrap(),
-            bias: Tensor::new(&[0f32, 0.1, 0.2, 0.3], &dev).unwrap(),
-            eps: 1e-12,
-        };
-        let a = ln.forward(&x, &ForwardMode::Inference).unwrap();
-        let b = ln.forward(&x, &ForwardMode::Exact).unwrap();
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(d < 1e-5, "fused and exact layer norm differ by {d}");
-    }
 
     #[test]
     fn dropout_is_seeded_and_scaled() {

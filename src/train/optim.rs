@@ -13,6 +13,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor, Var};
 
 use crate::error::{Error, Result};
+use crate::kernels::{adamw_step, AdamWStep};
 
 /// AdamW hyper-parameters.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -192,14 +193,15 @@ impl InplaceOp2 for AdamWUpdate<'_> {
         if m.len() != w.len() || g.len() != w.len() {
             candle_core::bail!("adamw-update: size mismatch");
         }
-        let step = self.lr / self.bc1;
-        for i in 0..w.len() {
-            let gi = g[i];
-            m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * gi;
-            v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * gi * gi;
-            let denom = v[i].sqrt() / self.bc2_sqrt + self.eps;
-            w[i] = w[i] * (1.0 - self.decay) - step * m[i] / denom;
-        }
+        let step = AdamWStep {
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            step: self.lr / self.bc1,
+            bc2_sqrt: self.bc2_sqrt,
+            decay: self.decay,
+        };
+        adamw_step(w, g, m, v, step);
         Ok(())
     }
 }
