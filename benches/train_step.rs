@@ -11,6 +11,7 @@ use std::time::Instant;
 use common::{arg, peak_rss_mib};
 
 use attune::data::{Dataset, LoadOptions};
+use attune::encoder::WORD_TABLE;
 use attune::train::loss::in_batch_cosine;
 use attune::train::optim::{AdamW, AdamWConfig};
 use attune::{Encoder, EncoderOptions, ForwardMode};
@@ -38,7 +39,14 @@ fn main() {
         .expect("model")
         .dir;
     let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
+    // As the trainer runs it: the word-embedding table updated by rows, unless
+    // --dense-word-grads asks for candle's dense gradient (to measure the difference).
+    let dense = args.iter().any(|a| a == "--dense-word-grads");
     let mut opt = AdamW::new(enc.named_vars(), AdamWConfig::default()).expect("optimizer");
+    if !dense {
+        opt = opt.with_row_updates(WORD_TABLE).expect("row updates");
+        enc.capture_word_rows(true);
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let warmup = 2;
     let mut timed = 0.0;
@@ -54,7 +62,7 @@ fn main() {
         let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).expect("forward");
         let loss = in_batch_cosine(&emb, &ids).expect("loss");
         let grads = loss.backward().expect("backward");
-        opt.step(&grads, 2e-5).expect("step");
+        opt.step_rows(&grads, 2e-5, &enc.take_word_rows()).expect("step");
         if step >= warmup {
             timed += t0.elapsed().as_secs_f64();
         }
@@ -63,7 +71,7 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "engine": "attune",
+            "engine": if dense { "attune (dense word-table gradient)" } else { "attune" },
             "batch_size": bs,
             "steps": steps,
             "seconds_per_step": per_step,

@@ -75,6 +75,20 @@ pub struct Outcome {
     pub metrics: MetricsPair,
     pub training: TrainReport,
     pub seconds: f64,
+    /// The validation metrics after each epoch of this run, with the time since it started:
+    /// when a target accuracy was first reached.
+    #[serde(default)]
+    pub validation_curve: Vec<CurvePoint>,
+}
+
+/// Validation metrics after one epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    /// Seconds since the run started (loading, baseline and validation included).
+    pub seconds: f64,
+    pub accuracy: f64,
+    pub f1_macro: f64,
 }
 
 /// What a run reports as it goes.
@@ -292,7 +306,17 @@ fn run(
             labels: ids(&p.train, &p.labels),
             n_labels: p.labels.len(),
         };
-        let mut validate = |e: &Encoder| -> Result<f64> { Ok(score(&evaluate(e, &p, &o.head, o.embed_batch_size)?.1)) };
+        let mut curve = Vec::new();
+        let mut validate = |e: &Encoder| -> Result<f64> {
+            let m = evaluate(e, &p, &o.head, o.embed_batch_size)?.1;
+            curve.push(CurvePoint {
+                epoch: curve.len() + 1,
+                seconds: start.elapsed().as_secs_f64(),
+                accuracy: m.accuracy,
+                f1_macro: m.f1_macro,
+            });
+            Ok(score(&m))
+        };
         let setup = RunSetup {
             ckpt_dir: &dir.join("checkpoints"),
             resume: resuming.is_some(),
@@ -333,6 +357,7 @@ fn run(
             metrics,
             training: report,
             seconds: start.elapsed().as_secs_f64(),
+            validation_curve: curve,
         };
         write_manifest(
             &dir,

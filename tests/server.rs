@@ -4,84 +4,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use attune::testing::TinySpec;
+use common::Server;
 
 const KEY: &str = "test-key-123";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(home: &Path, extra_env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attune"));
-        // A small body limit, so the oversized body of the limits test fits in the loopback
-        // socket buffers and the client reads the 413 instead of a reset.
-        cmd.args(["serve", "--port", "0", "--api-key", KEY, "--max-body-kb", "64"])
-            .env("ATTUNE_HOME", home)
-            .env("HF_HUB_OFFLINE", "1")
-            .env("ATTUNE_CACHE", home.join("cache"))
-            .env("HF_HOME", home.join("hf"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(rest) = line.split("serving on ").nth(1) {
-                        let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server did not start");
-        Server { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        unsafe_kill_term(self.child.id());
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the server did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn unsafe_kill_term(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+/// The test server: the real binary, with a key and a small body limit, so the oversized body
+/// of the limits test fits in the loopback socket buffers and the client reads the 413 instead
+/// of a reset.
+fn start_server(home: &Path, extra_env: &[(&str, &str)]) -> Server {
+    Server::start(home, &["--api-key", KEY, "--max-body-kb", "64"], extra_env)
 }
 
 fn agent() -> ureq::Agent {
@@ -197,7 +133,7 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
     let base_model = common::tiny_model(&TinySpec::default());
     let bm = base_model.path().to_str().unwrap().to_string();
     let home = tempfile::tempdir().unwrap();
-    let server = Server::start(home.path(), &[]);
+    let server = start_server(home.path(), &[]);
 
     // Health needs no key; everything else does.
     let (code, body) = call_with("GET", &server.url("/health"), None, None);
@@ -360,6 +296,38 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
     assert_eq!(ready["status"], "READY", "{ready}");
     assert!(ready["metrics"]["finetuned"]["accuracy"].is_number());
     assert_eq!(ready["progress"]["step"], ready["progress"]["total"]);
+    // The loss curve: one [step, loss] pair per step, ending at the last step.
+    let losses = ready["progress"]["losses"].as_array().expect("a loss curve");
+    assert_eq!(
+        losses.len() as u64,
+        ready["progress"]["total"].as_u64().unwrap(),
+        "{ready}"
+    );
+    assert_eq!(losses.last().unwrap()[0], ready["progress"]["total"]);
+    assert!(losses.iter().all(|p| p[1].as_f64().is_some_and(f64::is_finite)));
+
+    // The map of the validation rows, under the base model and the fine-tuned one.
+    let (code, map) = call("GET", &server.url(&format!("/v1/finetuned-models/{id}/map")), None);
+    assert_eq!(code, 200, "{map}");
+    let valid_rows = ready["metrics"]["finetuned"]["rows"].as_u64().unwrap() as usize;
+    for panel in ["baseline", "finetuned"] {
+        let pts = map[panel].as_array().unwrap();
+        assert_eq!(pts.len(), valid_rows, "{panel}");
+        assert!(pts
+            .iter()
+            .all(|p| p["x"].is_number() && p["text"].is_string() && p["label"].is_string()));
+        assert!(map["silhouette"][panel].is_number());
+    }
+    assert_eq!(map["method"], "pca", "too few rows for t-SNE: PCA instead");
+    let (code, again) = call("GET", &server.url(&format!("/v1/finetuned-models/{id}/map")), None);
+    assert_eq!((code, &again), (200, &map), "the kept map is served the second time");
+    let (code, bad) = call(
+        "GET",
+        &server.url(&format!("/v1/finetuned-models/{id}/map?method=umap")),
+        None,
+    );
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("tsne or pca"));
     let inputs = ["refund my card", "cheap flight to denver", "reset password"];
     let (code, cls) = call(
         "POST",
@@ -412,6 +380,27 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
     let (code, doc) = call("GET", &server.url("/openapi.json"), None);
     assert_eq!(code, 200);
     assert!(doc["paths"]["/v1/embed"].is_object());
+    assert!(doc["paths"]["/v1/finetuned-models/{id}/map"].is_object());
+
+    // The dashboard loads without a key (the page asks for one), only from this server.
+    let resp = agent().get(&server.url("/")).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = resp.into_body().read_to_string().unwrap();
+    assert!(html.contains("/dashboard/app.js"), "{html}");
+    for file in ["app.js", "api.js", "ui.js", "charts.js", "style.css"] {
+        let resp = agent().get(&server.url(&format!("/dashboard/{file}"))).call().unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{file}");
+    }
+    let (code, _) = call_with("GET", &server.url("/v1/models"), None, None);
+    assert_eq!(code, 401, "the API behind the page still needs the key");
 
     // Delete.
     let (code, _) = call("DELETE", &server.url(&format!("/v1/finetuned-models/{id}")), None);
@@ -427,7 +416,7 @@ fn an_interrupted_job_resumes_after_a_restart() {
     let bm = base_model.path().to_str().unwrap().to_string();
     let home = tempfile::tempdir().unwrap();
     // The first server's job is stopped at step 3, as a shutdown would stop it.
-    let server = Server::start(home.path(), &[("ATTUNE_FAULT_STOP_AT_STEP", "3")]);
+    let server = start_server(home.path(), &[("ATTUNE_FAULT_STOP_AT_STEP", "3")]);
     let (_, ds) = upload(&server, "train.csv", &dataset_csv());
     let job = serde_json::json!({"name": "resumed", "dataset_id": ds["id"], "base_model": bm, "settings": {"epochs": 3, "batch_size": 8}});
     let (code, created) = call("POST", &server.url("/v1/finetuned-models"), Some(job));
@@ -443,7 +432,7 @@ fn an_interrupted_job_resumes_after_a_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(server.stop().success());
-    let server = Server::start(home.path(), &[]);
+    let server = start_server(home.path(), &[]);
     let m = wait_status(&server, &id, &["READY", "FAILED"], Duration::from_secs(120));
     assert_eq!(m["status"], "READY", "{m}");
 }

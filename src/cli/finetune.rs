@@ -243,6 +243,7 @@ pub(crate) fn print_outcome(o: &Outcome, json: bool) -> Result<(), CliError> {
             "seconds": o.seconds,
             "training": o.training,
             "metrics": o.metrics,
+            "validation_curve": o.validation_curve,
         });
         println!("{}", serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?);
         return Ok(());

@@ -8,12 +8,15 @@ use super::layers::{dropout, w, LayerNorm, Linear};
 use super::mode::ForwardMode;
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
+use super::word_rows::{Capture, WORD_TABLE};
 use crate::error::Result;
 use crate::kernels;
 
 #[derive(Debug, Clone)]
 struct Embeddings {
     word: Tensor,
+    /// Training forwards record their word rows here when the trainer asks for row gradients.
+    pub(crate) capture: Capture,
     position: Tensor,
     token_type: Tensor,
     norm: LayerNorm,
@@ -56,6 +59,12 @@ pub struct Bert {
     layers: Vec<Layer>,
 }
 
+impl Bert {
+    pub(crate) fn capture(&self) -> &Capture {
+        &self.embeddings.capture
+    }
+}
+
 fn linear(ws: &mut Weights, name: &str, out: usize, inp: usize) -> Result<Linear> {
     Ok(Linear {
         weight: ws.var(&format!("{name}.weight"), &[out, inp])?,
@@ -76,7 +85,8 @@ impl Bert {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
         let embeddings = Embeddings {
-            word: ws.var("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?,
+            word: ws.var(WORD_TABLE, &[cfg.vocab_size, h])?,
+            capture: Capture::default(),
             position: ws.var(
                 "embeddings.position_embeddings.weight",
                 &[cfg.max_position_embeddings, h],
@@ -133,7 +143,15 @@ impl Embeddings {
         let h = self.word.dim(1)?;
         let ids = batch.ids.flatten_all()?;
         let types = batch.type_ids.flatten_all()?;
-        let words = w(&self.word, mode).index_select(&ids, 0)?.reshape((b, t, h))?;
+        let captured = match mode {
+            ForwardMode::Train(_) => self.capture.lookup(&self.word, &ids)?,
+            _ => None,
+        };
+        let words = match captured {
+            Some(rows) => rows,
+            None => w(&self.word, mode).index_select(&ids, 0)?,
+        }
+        .reshape((b, t, h))?;
         let types = w(&self.token_type, mode).index_select(&types, 0)?.reshape((b, t, h))?;
         let pos = w(&self.position, mode).narrow(0, 0, t)?.unsqueeze(0)?;
         let x = words.add(&types)?.broadcast_add(&pos)?;

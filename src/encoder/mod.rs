@@ -9,6 +9,7 @@ pub mod pooling;
 mod save;
 pub mod tokenize;
 pub mod weights;
+mod word_rows;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use config::{ModelConfig, PoolingConfig, SentenceConfig};
 pub use layers::{dropout, LayerNorm, Linear};
 pub use mode::ForwardMode;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncate};
+pub use word_rows::{WordRows, WORD_TABLE};
 
 use crate::error::{Error, Result};
 
@@ -176,6 +178,22 @@ impl Encoder {
         let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+
+    /// Turns row gradients for the word-embedding table on or off: while on, each training
+    /// forward records its lookup (see [`WordRows`]) and the table itself gets no gradient, so
+    /// the optimizer must be given [`Encoder::take_word_rows`] after each backward pass.
+    pub fn capture_word_rows(&self, on: bool) {
+        match &self.backbone {
+            Backbone::Bert(b) => b.capture().set(on),
+        }
+    }
+
+    /// The lookups recorded since the last call (empty while capture is off).
+    pub fn take_word_rows(&self) -> Vec<WordRows> {
+        match &self.backbone {
+            Backbone::Bert(b) => b.capture().take(),
+        }
     }
 
     pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch> {

@@ -12,6 +12,9 @@ use crate::registry::Registry;
 use crate::source::SourceOptions;
 use crate::train::{Control, Event};
 
+/// The most loss points a job's progress record keeps.
+const LOSS_POINTS: usize = 400;
+
 /// Handle to the runner thread.
 pub struct JobRunner {
     wake: mpsc::Sender<()>,
@@ -82,6 +85,9 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
         };
         let progress_reg = Registry::open(&home).ok();
         let mut last = Instant::now() - Duration::from_secs(10);
+        // The loss at every step, for the dashboard's curve; halved (every other point kept)
+        // whenever it reaches the cap, so long runs stay a small record.
+        let mut losses: Vec<(usize, f64)> = Vec::new();
         let mut on = |p: Progress| {
             if let (
                 Progress::Train(Event::Step {
@@ -95,11 +101,16 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
                 Some(r),
             ) = (&p, &progress_reg)
             {
+                losses.push((*step, *loss));
+                if losses.len() >= LOSS_POINTS {
+                    losses = losses.iter().copied().step_by(2).collect();
+                }
                 if last.elapsed() >= Duration::from_millis(500) || step == total {
                     last = Instant::now();
                     let _ = r.set_progress(
                         &id,
-                        &serde_json::json!({"step": step, "total": total, "epoch": epoch, "loss": loss, "eta_s": eta_s}),
+                        &serde_json::json!({"step": step, "total": total, "epoch": epoch, "loss": loss,
+                            "eta_s": eta_s, "losses": losses}),
                     );
                 }
             }

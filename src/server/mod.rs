@@ -3,6 +3,7 @@
 //! finishes in-flight requests and checkpoints a running fine-tune.
 
 mod cache;
+mod dashboard;
 mod error;
 mod jobs;
 mod metrics;
@@ -140,6 +141,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/finetuned-models/{id}",
             get(routes::get_finetune).delete(routes::delete_finetune),
         )
+        .route("/v1/finetuned-models/{id}/map", get(routes::get_map))
         .route("/v1/models", get(routes::list_models))
         .route("/v1/datasets/{id}", get(routes::get_dataset))
         .route("/metrics", get(routes::metrics))
@@ -152,6 +154,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     api.merge(uploads)
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .merge(dashboard::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor, Var};
+use candle_core::{CpuStorage, DType, Device, InplaceOp1, InplaceOp2, Layout, Tensor, Var};
 
+use crate::encoder::WordRows;
 use crate::error::{Error, Result};
 use crate::kernels::{adamw_step, AdamWStep};
 
@@ -41,6 +42,33 @@ struct Slot {
     decay: bool,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// For a table updated by rows, its compact moments (then `m` and `v` are empty).
+    rows: Option<RowMoments>,
+}
+
+/// The moments of a table updated by rows. Only rows that have ever had a gradient have
+/// moments; every other row's are exactly zero, so dense AdamW would only decay its weights,
+/// which is all this does to them (bit for bit the same: `w (1 - d) - step * 0 / denom`).
+#[derive(Debug, Default)]
+struct RowMoments {
+    width: usize,
+    /// Table row -> index into `rows`.
+    index: HashMap<u32, usize>,
+    rows: Vec<u32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl RowMoments {
+    fn slot(&mut self, row: u32) -> usize {
+        let width = self.width;
+        *self.index.entry(row).or_insert_with(|| {
+            self.rows.push(row);
+            self.m.resize(self.m.len() + width, 0.0);
+            self.v.resize(self.v.len() + width, 0.0);
+            self.rows.len() - 1
+        })
+    }
 }
 
 /// The optimizer: one slot per trainable variable.
@@ -75,20 +103,75 @@ impl AdamW {
                     var,
                     m: vec![0.0; n],
                     v: vec![0.0; n],
+                    rows: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(AdamW { cfg, slots, step: 0 })
     }
 
+    /// Updates the 2D variable `name` by rows: its gradient comes from the [`WordRows`] given
+    /// to [`AdamW::step_rows`] (see `Encoder::capture_word_rows`), and its moments are kept only
+    /// for rows that have had a gradient. Must be called before the first step.
+    pub fn with_row_updates(mut self, name: &str) -> Result<Self> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::InvalidArgument(format!("no trainable variable {name}")))?;
+        let (_, width) = slot.var.as_tensor().dims2()?;
+        slot.m = Vec::new();
+        slot.v = Vec::new();
+        slot.rows = Some(RowMoments {
+            width,
+            ..Default::default()
+        });
+        Ok(self)
+    }
+
     /// One update at learning rate `lr` from the gradients of a backward pass. Fails if a
     /// variable got no gradient: that is a bug in the model, never something to skip.
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+        self.step_rows(grads, lr, &[])
+    }
+
+    /// Like [`AdamW::step`], with the word rows the step's forward passes recorded, for the
+    /// table set up by [`AdamW::with_row_updates`].
+    pub fn step_rows(&mut self, grads: &GradStore, lr: f64, word_rows: &[WordRows]) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;
         let bc1 = 1.0 - self.cfg.beta1.powi(t);
         let bc2 = 1.0 - self.cfg.beta2.powi(t);
         for slot in &mut self.slots {
+            let params = AdamWStep {
+                beta1: self.cfg.beta1 as f32,
+                beta2: self.cfg.beta2 as f32,
+                eps: self.cfg.eps as f32,
+                step: (lr / bc1) as f32,
+                bc2_sqrt: bc2.sqrt() as f32,
+                decay: if slot.decay {
+                    (lr * self.cfg.weight_decay) as f32
+                } else {
+                    0.0
+                },
+            };
+            if let Some(rm) = slot.rows.as_mut() {
+                if word_rows.is_empty() {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} is updated by rows, but the step got none: turn on \
+                         Encoder::capture_word_rows and pass Encoder::take_word_rows",
+                        slot.name
+                    )));
+                }
+                let g = row_gradients(rm, grads, word_rows)?;
+                let op = RowUpdate {
+                    moments: Mutex::new(rm),
+                    grads: &g,
+                    params,
+                };
+                slot.var.as_tensor().inplace_op1(&op)?;
+                continue;
+            }
             let g = grads.get(slot.var.as_tensor()).ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "no gradient reached {}: the forward pass does not use it",
@@ -98,17 +181,7 @@ impl AdamW {
             let g = g.contiguous()?;
             let op = AdamWUpdate {
                 moments: Mutex::new((&mut slot.m, &mut slot.v)),
-                lr: lr as f32,
-                beta1: self.cfg.beta1 as f32,
-                beta2: self.cfg.beta2 as f32,
-                eps: self.cfg.eps as f32,
-                decay: if slot.decay {
-                    (lr * self.cfg.weight_decay) as f32
-                } else {
-                    0.0
-                },
-                bc1: bc1 as f32,
-                bc2_sqrt: bc2.sqrt() as f32,
+                params,
             };
             slot.var.as_tensor().inplace_op2(&g, &op)?;
         }
@@ -119,6 +192,22 @@ impl AdamW {
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut t = HashMap::new();
         for s in &self.slots {
+            if let Some(rm) = &s.rows {
+                let k = rm.rows.len();
+                t.insert(
+                    format!("rows.{}", s.name),
+                    Tensor::from_slice(&rm.rows, k, &Device::Cpu)?,
+                );
+                t.insert(
+                    format!("m.{}", s.name),
+                    Tensor::from_slice(&rm.m, rm.m.len(), &Device::Cpu)?,
+                );
+                t.insert(
+                    format!("v.{}", s.name),
+                    Tensor::from_slice(&rm.v, rm.v.len(), &Device::Cpu)?,
+                );
+                continue;
+            }
             t.insert(
                 format!("m.{}", s.name),
                 Tensor::from_slice(&s.m, s.m.len(), &Device::Cpu)?,
@@ -150,6 +239,18 @@ impl AdamW {
             Ok(v)
         };
         for s in &mut self.slots {
+            if let Some(rm) = s.rows.as_mut() {
+                let key = format!("rows.{}", s.name);
+                let rows = t
+                    .get(&key)
+                    .ok_or_else(|| bad(format!("{key} is missing")))?
+                    .to_vec1::<u32>()?;
+                rm.m = get(&format!("m.{}", s.name), rows.len() * rm.width)?;
+                rm.v = get(&format!("v.{}", s.name), rows.len() * rm.width)?;
+                rm.index = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+                rm.rows = rows;
+                continue;
+            }
             s.m = get(&format!("m.{}", s.name), s.m.len())?;
             s.v = get(&format!("v.{}", s.name), s.v.len())?;
         }
@@ -165,13 +266,7 @@ impl AdamW {
 /// The fused update of one weight tensor.
 struct AdamWUpdate<'a> {
     moments: Mutex<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    decay: f32,
-    bc1: f32,
-    bc2_sqrt: f32,
+    params: AdamWStep,
 }
 
 impl InplaceOp2 for AdamWUpdate<'_> {
@@ -193,15 +288,96 @@ impl InplaceOp2 for AdamWUpdate<'_> {
         if m.len() != w.len() || g.len() != w.len() {
             candle_core::bail!("adamw-update: size mismatch");
         }
-        let step = AdamWStep {
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            step: self.lr / self.bc1,
-            bc2_sqrt: self.bc2_sqrt,
-            decay: self.decay,
+        adamw_step(w, g, m, v, self.params);
+        Ok(())
+    }
+}
+
+/// Sums the step's row gradients per table row, in the order of `RowMoments::rows` (rows seen
+/// for the first time get zero moments). Rows with moments but no gradient this step get zeros.
+fn row_gradients(rm: &mut RowMoments, grads: &GradStore, word_rows: &[WordRows]) -> Result<Vec<f32>> {
+    let width = rm.width;
+    let mut g = vec![0f32; rm.rows.len() * width];
+    for wr in word_rows {
+        let grad = grads
+            .get(wr.rows.as_tensor())
+            .ok_or_else(|| Error::InvalidArgument("no gradient reached the word rows of a forward pass".into()))?;
+        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+        if grad.len() != wr.ids.len() * width {
+            return Err(Error::InvalidArgument(
+                "word rows and their gradient differ in size".into(),
+            ));
+        }
+        for (&id, row) in wr.ids.iter().zip(grad.chunks_exact(width)) {
+            let i = rm.slot(id);
+            if g.len() < (i + 1) * width {
+                g.resize((i + 1) * width, 0.0);
+            }
+            g[i * width..(i + 1) * width]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(a, &b)| *a += b);
+        }
+    }
+    Ok(g)
+}
+
+/// AdamW on a table by rows: the full update on rows with moments, weight decay alone on the
+/// rest (their moments are zero).
+struct RowUpdate<'a> {
+    moments: Mutex<&'a mut RowMoments>,
+    grads: &'a [f32],
+    params: AdamWStep,
+}
+
+impl InplaceOp1 for RowUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "adamw-row-update"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
+        let CpuStorage::F32(w) = s else {
+            candle_core::bail!("adamw-row-update: f32 only");
         };
-        adamw_step(w, g, m, v, step);
+        let Some((w0, w1)) = l.contiguous_offsets() else {
+            candle_core::bail!("adamw-row-update: contiguous tensors only");
+        };
+        let w = &mut w[w0..w1];
+        let mut guard = self.moments.lock().unwrap_or_else(|e| e.into_inner());
+        let rm = &mut **guard;
+        let width = rm.width;
+        if width == 0 || w.len() % width != 0 || self.grads.len() != rm.m.len() {
+            candle_core::bail!("adamw-row-update: size mismatch");
+        }
+        let mut has_moments = vec![false; w.len() / width];
+        for &r in &rm.rows {
+            match has_moments.get_mut(r as usize) {
+                Some(h) => *h = true,
+                None => candle_core::bail!("adamw-row-update: row {r} is outside the table"),
+            }
+        }
+        let keep = 1.0 - self.params.decay;
+        if keep != 1.0 {
+            use rayon::prelude::*;
+            w.par_chunks_mut(width * 256).enumerate().for_each(|(c, chunk)| {
+                for (i, row) in chunk.chunks_mut(width).enumerate() {
+                    if !has_moments[c * 256 + i] {
+                        row.iter_mut().for_each(|x| *x *= keep);
+                    }
+                }
+            });
+        }
+        for (i, &r) in rm.rows.iter().enumerate() {
+            let span = i * width..(i + 1) * width;
+            let r = r as usize;
+            adamw_step(
+                &mut w[r * width..(r + 1) * width],
+                &self.grads[span.clone()],
+                &mut rm.m[span.clone()],
+                &mut rm.v[span],
+                self.params,
+            );
+        }
         Ok(())
     }
 }

