@@ -16,6 +16,7 @@
 //! - [`map`] draws baseline and fine-tuned embeddings side by side in 2D.
 
 pub mod data;
+pub mod device;
 pub mod encoder;
 pub mod error;
 pub mod eval;

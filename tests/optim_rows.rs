@@ -1,7 +1,8 @@
 //! The word-embedding table updated by rows (what the trainer does) against candle's dense
 //! gradient with dense AdamW: the same weights after several steps, including rows that had a
 //! gradient in an earlier step but not in this one, and rows that never had one (decay only).
-//! Also: the row moments survive a save and load.
+//! Also: the row moments survive a save and load, and the tensor-op update (the path weights on
+//! a GPU take) equals the fused CPU kernel.
 
 mod common;
 
@@ -104,4 +105,54 @@ fn a_row_table_without_rows_is_an_error() {
     let grads = emb.sum_all().unwrap().backward().unwrap();
     let err = opt.step_rows(&grads, 1e-3, &enc.take_word_rows()).unwrap_err();
     assert!(err.to_string().contains("capture_word_rows"), "{err}");
+}
+
+/// The same gradients (a linear loss, so they do not depend on the weights) through both paths
+/// for several steps: the moments and weights must agree. (Through a real model the two runs
+/// drift apart after a few steps: where a gradient is near AdamW's eps, an ulp of difference in
+/// the weights changes the update by up to lr/eps = 1e4 times as much.)
+#[test]
+fn the_tensor_op_update_equals_the_fused_kernel() {
+    use candle_core::{Device, Var};
+    let init: Vec<f32> = (0..4099).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let run = |tensor_moments: bool| -> (Vec<f32>, AdamW) {
+        let w = Var::from_vec(init.clone(), init.len(), &Device::Cpu).unwrap();
+        let mut opt = AdamW::new(vec![("layer.weight".into(), w.clone())], AdamWConfig::default()).unwrap();
+        if tensor_moments {
+            opt = opt.with_tensor_moments().unwrap();
+        }
+        for step in 0..4 {
+            // Gradients of every size, exact zeros and values near eps among them.
+            let c: Vec<f32> = (0..init.len())
+                .map(|i| match (i + step) % 5 {
+                    0 => 0.0,
+                    1 => 1e-7 * (i as f32).sin(),
+                    _ => ((i * (step + 3)) as f32).cos(),
+                })
+                .collect();
+            let c = Tensor::from_vec(c, init.len(), &Device::Cpu).unwrap();
+            let grads = (w.as_tensor() * c).unwrap().sum_all().unwrap().backward().unwrap();
+            opt.step(&grads, 1e-2 / (step + 1) as f64).unwrap();
+        }
+        (w.as_tensor().to_vec1::<f32>().unwrap(), opt)
+    };
+    let (fused, _) = run(false);
+    let (tensor, opt) = run(true);
+    let d = common::max_abs_diff(&fused, &tensor);
+    assert!(d <= 1e-6, "tensor-op AdamW differs from the fused kernel by {d}");
+    let moved = common::max_abs_diff(&fused, &init);
+    assert!(moved > 1e-3, "the weights hardly moved ({moved})");
+    // Its moments save and load like the others.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opt.safetensors");
+    opt.save(&path).unwrap();
+    let w = Var::from_vec(init.clone(), init.len(), &Device::Cpu).unwrap();
+    let mut back = AdamW::new(vec![("layer.weight".into(), w)], AdamWConfig::default())
+        .unwrap()
+        .with_tensor_moments()
+        .unwrap();
+    back.load(&path).unwrap();
+    let again = dir.path().join("again.safetensors");
+    back.save(&again).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
 }

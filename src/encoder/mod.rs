@@ -103,7 +103,13 @@ impl Encoder {
             .unwrap_or(max_pos)
             .min(max_pos);
         let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?;
-        let mut weights = weights::Weights::from_dir(dir, &opts.device, opts.dtype)?;
+        // The CPU unless ATTUNE_DEVICE names a GPU; a device set in the options wins.
+        let device = if opts.device.is_cpu() {
+            crate::device::from_env()?
+        } else {
+            opts.device.clone()
+        };
+        let mut weights = weights::Weights::from_dir(dir, &device, opts.dtype)?;
         let backbone = match &config {
             ModelConfig::Bert(c) => Backbone::Bert(bert::Bert::load(c, &mut weights)?),
         };
@@ -116,7 +122,7 @@ impl Encoder {
             tokenizer,
             varmap,
             extra,
-            device: opts.device.clone(),
+            device,
             dtype: opts.dtype,
         })
     }

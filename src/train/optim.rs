@@ -44,6 +44,8 @@ struct Slot {
     v: Vec<f32>,
     /// For a table updated by rows, its compact moments (then `m` and `v` are empty).
     rows: Option<RowMoments>,
+    /// For a weight on a GPU, its moments there (then `m` and `v` are empty).
+    on_device: Option<(Tensor, Tensor)>,
 }
 
 /// The moments of a table updated by rows. Only rows that have ever had a gradient have
@@ -97,17 +99,39 @@ impl AdamW {
                     )));
                 }
                 let n = var.elem_count();
+                let on_device = if var.device().is_cpu() {
+                    None
+                } else {
+                    Some((var.zeros_like()?, var.zeros_like()?))
+                };
+                let host = if on_device.is_some() { 0 } else { n };
                 Ok(Slot {
                     decay: decays(&name),
                     name,
                     var,
-                    m: vec![0.0; n],
-                    v: vec![0.0; n],
+                    m: vec![0.0; host],
+                    v: vec![0.0; host],
                     rows: None,
+                    on_device,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(AdamW { cfg, slots, step: 0 })
+    }
+
+    /// Keeps every moment as a tensor and updates with tensor ops, the path weights on a GPU
+    /// take. Exposed so that tests can check that path against the fused one on the CPU.
+    #[doc(hidden)]
+    pub fn with_tensor_moments(mut self) -> Result<Self> {
+        for s in &mut self.slots {
+            if s.rows.is_none() && s.on_device.is_none() {
+                let shape = s.var.shape().clone();
+                let m = Tensor::from_vec(std::mem::take(&mut s.m), shape.clone(), s.var.device())?;
+                let v = Tensor::from_vec(std::mem::take(&mut s.v), shape, s.var.device())?;
+                s.on_device = Some((m, v));
+            }
+        }
+        Ok(self)
     }
 
     /// Updates the 2D variable `name` by rows: its gradient comes from the [`WordRows`] given
@@ -119,6 +143,11 @@ impl AdamW {
             .iter_mut()
             .find(|s| s.name == name)
             .ok_or_else(|| Error::InvalidArgument(format!("no trainable variable {name}")))?;
+        if !slot.var.device().is_cpu() {
+            return Err(Error::InvalidArgument(format!(
+                "{name}: row updates run on the CPU; on a GPU the table is updated densely"
+            )));
+        }
         let (_, width) = slot.var.as_tensor().dims2()?;
         slot.m = Vec::new();
         slot.v = Vec::new();
@@ -179,6 +208,19 @@ impl AdamW {
                 ))
             })?;
             let g = g.contiguous()?;
+            if let Some((m, v)) = slot.on_device.as_mut() {
+                // The same update in tensor ops, which run where the weight is.
+                let p = params;
+                let m2 = ((&*m * p.beta1 as f64)? + (&g * (1.0 - p.beta1) as f64)?)?;
+                let v2 = ((&*v * p.beta2 as f64)? + (g.sqr()? * (1.0 - p.beta2) as f64)?)?;
+                let denom = ((v2.sqrt()? / p.bc2_sqrt as f64)? + p.eps as f64)?;
+                let w = slot.var.as_tensor();
+                let w2 = ((w * (1.0 - p.decay) as f64)? - ((&m2 / denom)? * p.step as f64)?)?;
+                slot.var.set(&w2)?;
+                *m = m2;
+                *v = v2;
+                continue;
+            }
             let op = AdamWUpdate {
                 moments: Mutex::new((&mut slot.m, &mut slot.v)),
                 params,
@@ -206,6 +248,11 @@ impl AdamW {
                     format!("v.{}", s.name),
                     Tensor::from_slice(&rm.v, rm.v.len(), &Device::Cpu)?,
                 );
+                continue;
+            }
+            if let Some((m, v)) = &s.on_device {
+                t.insert(format!("m.{}", s.name), m.flatten_all()?.to_device(&Device::Cpu)?);
+                t.insert(format!("v.{}", s.name), v.flatten_all()?.to_device(&Device::Cpu)?);
                 continue;
             }
             t.insert(
@@ -249,6 +296,13 @@ impl AdamW {
                 rm.v = get(&format!("v.{}", s.name), rows.len() * rm.width)?;
                 rm.index = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
                 rm.rows = rows;
+                continue;
+            }
+            if s.on_device.is_some() {
+                let (n, shape, dev) = (s.var.elem_count(), s.var.shape().clone(), s.var.device().clone());
+                let m = Tensor::from_vec(get(&format!("m.{}", s.name), n)?, shape.clone(), &dev)?;
+                let v = Tensor::from_vec(get(&format!("v.{}", s.name), n)?, shape, &dev)?;
+                s.on_device = Some((m, v));
                 continue;
             }
             s.m = get(&format!("m.{}", s.name), s.m.len())?;

@@ -209,9 +209,13 @@ pub fn train(
             weight_decay: cfg.weight_decay,
             ..Default::default()
         },
-    )?
-    .with_row_updates(WORD_TABLE)?;
-    encoder.capture_word_rows(true);
+    )?;
+    // Row updates of the word table are a CPU kernel; on a GPU the table is updated densely.
+    let rows = encoder.device().is_cpu();
+    if rows {
+        opt = opt.with_row_updates(WORD_TABLE)?;
+    }
+    encoder.capture_word_rows(rows);
     let _capture = RowCapture(encoder);
     // Two streams: batches (replayable from an epoch's start) and dropout.
     let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
