@@ -60,7 +60,8 @@ export function mapPanel(title, panel, labels) {
     svg.append(c);
   }
   return el("figure", { class: "panel", style: "margin:0" },
-    el("figcaption", {}, el("strong", {}, title), el("span", { class: "muted" }, ` · silhouette ${fmt(panel.silhouette, 3)} (2D)`)),
+    // Title and score on lines of their own, so both panels start at the same height.
+    el("figcaption", { class: "map-caption" }, el("strong", {}, title), el("span", { class: "muted" }, `silhouette ${fmt(panel.silhouette, 3)} (2D)`)),
     svg);
 }
 
