@@ -1,7 +1,7 @@
 // The attune dashboard: one page over the public HTTP API (nothing here is private to it).
 // Views are rendered from the URL hash, so every page has an address and Back works.
 import { api, setKeyHandler, UserError } from "/dashboard/api.js";
-import { el, fmt, fmtPct, copyButton, labelColor } from "/dashboard/ui.js";
+import { el, fmt, fmtPct, copyButton } from "/dashboard/ui.js";
 import { lossChart, mapPanel, confusionTable, labelBars } from "/dashboard/charts.js";
 
 const main = document.getElementById("main");
@@ -364,10 +364,10 @@ async function mapTab(m, panel) {
   const side = (k) => ({ model: map.models[k], points: map[k], silhouette: map.silhouette[k] });
   panel.replaceChildren(
     el("p", { class: "muted" }, `${map.drawn_rows} held-out validation rows, ${map.method === "tsne" ? "t-SNE" : "PCA"}. Hover or focus a point to read its text.`),
-    el("div", { class: "legend", "aria-label": "Labels" }, ...labels.map((l, i) => el("span", {}, el("i", { style: `background:${labelColor(i)}` }), l))),
+    el("div", { class: "legend", "aria-label": "Labels" }, ...labels.map((l, i) => el("span", {}, el("i", { style: `background:${map.colors[i]}` }), l))),
     el("div", { class: "panels", "data-testid": "map" },
-      mapPanel(`Baseline: ${map.models.baseline}`, side("baseline"), labels),
-      mapPanel(`Fine-tuned: ${map.models.finetuned}`, side("finetuned"), labels)));
+      mapPanel(`Baseline: ${map.models.baseline}`, side("baseline"), labels, map.colors),
+      mapPanel(`Fine-tuned: ${map.models.finetuned}`, side("finetuned"), labels, map.colors)));
 }
 
 function apiTab(m, panel) {

@@ -1,6 +1,6 @@
 // Charts drawn as SVG from API data: label bars, the loss curve, the embedding maps and the
 // confusion matrix.
-import { el, fmt, labelColor } from "/dashboard/ui.js";
+import { el, fmt } from "/dashboard/ui.js";
 
 export function labelBars(labels) {
   const max = Math.max(1, ...labels.map((l) => l.count));
@@ -34,7 +34,8 @@ function tooltip() {
   return tip;
 }
 
-export function mapPanel(title, panel, labels) {
+// `colors` come with the map from the server (map::palette), the same as its PNG and HTML maps.
+export function mapPanel(title, panel, labels, colors) {
   const W = 480, H = 400, P = 14;
   const xs = panel.points.map((p) => p.x), ys = panel.points.map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -43,7 +44,7 @@ export function mapPanel(title, panel, labels) {
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "group", "aria-label": `${title}: ${panel.points.length} points` });
   for (const p of panel.points) {
     const i = labels.indexOf(p.label);
-    const c = el("circle", { cx: sx(p.x).toFixed(1), cy: sy(p.y).toFixed(1), r: 5, fill: labelColor(i), "fill-opacity": 0.8, stroke: "#fff", "stroke-width": 1, tabindex: 0, "aria-label": `${p.label}: ${p.text}` },
+    const c = el("circle", { cx: sx(p.x).toFixed(1), cy: sy(p.y).toFixed(1), r: 5, fill: colors[i], "fill-opacity": 0.8, stroke: "#fff", "stroke-width": 1, tabindex: 0, "aria-label": `${p.label}: ${p.text}` },
       el("title", {}, `${p.label}: ${p.text}`));
     const show = (e) => {
       const t = tooltip();

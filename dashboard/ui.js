@@ -36,9 +36,3 @@ export function copyButton(text, label) {
   });
   return b;
 }
-
-// The same colours as attune's PNG maps (map::palette): Tableau 10, then generated hues.
-const TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-export function labelColor(i) {
-  return i < TAB10.length ? TAB10[i] : `hsl(${(i * 137.5) % 360} 65% 45%)`;
-}

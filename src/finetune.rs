@@ -306,15 +306,13 @@ fn run(
             labels: ids(&p.train, &p.labels),
             n_labels: p.labels.len(),
         };
+        // Each validation's metrics wait for the trainer's Epoch event, which carries the epoch
+        // number (a resumed run does not start at epoch 1).
+        let pending = std::cell::Cell::new(None);
         let mut curve = Vec::new();
         let mut validate = |e: &Encoder| -> Result<f64> {
             let m = evaluate(e, &p, &o.head, o.embed_batch_size)?.1;
-            curve.push(CurvePoint {
-                epoch: curve.len() + 1,
-                seconds: start.elapsed().as_secs_f64(),
-                accuracy: m.accuracy,
-                f1_macro: m.f1_macro,
-            });
+            pending.set(Some((start.elapsed().as_secs_f64(), m.accuracy, m.f1_macro)));
             Ok(score(&m))
         };
         let setup = RunSetup {
@@ -323,6 +321,14 @@ fn run(
             control: &o.control,
         };
         let report = train(&enc, &data, &o.train, setup, &mut validate, &mut |ev| {
+            if let (Event::Epoch { epoch, .. }, Some((seconds, accuracy, f1_macro))) = (ev, pending.take()) {
+                curve.push(CurvePoint {
+                    epoch: *epoch,
+                    seconds,
+                    accuracy,
+                    f1_macro,
+                });
+            }
             on(Progress::Train(ev))
         })?;
         on(Progress::Stage("measuring the fine-tuned model"));

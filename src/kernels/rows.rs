@@ -14,6 +14,12 @@ fn rows_per_task(rows: usize, cols: usize) -> usize {
     by_size.max(by_threads)
 }
 
+/// Element-wise `a + b`, joining two chunks' partial sums.
+fn add_into<T: Copy + std::ops::Add<Output = T>>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x = *x + y);
+    a
+}
+
 /// Calls `f(first_row, chunk)` over chunks of whole rows of `out` (rows of `cols` elements).
 pub(crate) fn par_rows<T, F>(out: &mut [T], cols: usize, f: F)
 where
@@ -46,13 +52,7 @@ where
     out.par_chunks_mut(per * cols)
         .enumerate()
         .map(|(i, chunk)| simd(|| f(i * per, chunk)))
-        .reduce(
-            || vec![T::zero(); len],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x = *x + y);
-                a
-            },
-        )
+        .reduce(|| vec![T::zero(); len], add_into)
 }
 
 /// Sums `f(chunk)` (each `len` long) over chunks of whole rows of `data`, a read-only input.
@@ -66,13 +66,9 @@ where
     if per >= rows {
         return simd(|| f(data));
     }
-    data.par_chunks(per * cols).map(|chunk| simd(|| f(chunk))).reduce(
-        || vec![T::zero(); len],
-        |mut a, b| {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x = *x + y);
-            a
-        },
-    )
+    data.par_chunks(per * cols)
+        .map(|chunk| simd(|| f(chunk)))
+        .reduce(|| vec![T::zero(); len], add_into)
 }
 
 /// The instruction sets the kernels are compiled for, widest last.

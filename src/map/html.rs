@@ -79,13 +79,6 @@ document.addEventListener("mousemove", e => {
 pub(super) fn render(map: &EmbeddingMap) -> Result<String> {
     // Inside a <script> element only "</" can end it early; escape it.
     let data = json(map).to_string().replace("</", "<\\/");
-    let colors: Vec<String> = (0..map.labels.len())
-        .map(|i| {
-            let (r, g, b) = super::palette(i);
-            format!("\"#{r:02x}{g:02x}{b:02x}\"")
-        })
-        .collect();
-    Ok(TEMPLATE
-        .replace("__DATA__", &data)
-        .replace("__COLORS__", &format!("[{}]", colors.join(","))))
+    let colors = serde_json::Value::from(super::hex_colors(map.labels.len())).to_string();
+    Ok(TEMPLATE.replace("__DATA__", &data).replace("__COLORS__", &colors))
 }

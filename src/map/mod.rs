@@ -210,9 +210,20 @@ pub fn json(map: &EmbeddingMap) -> serde_json::Value {
         "models": {"baseline": map.baseline.model, "finetuned": map.finetuned.model},
         "method": map.method,
         "labels": map.labels,
+        "colors": hex_colors(map.labels.len()),
         "total_rows": map.total_rows,
         "drawn_rows": map.drawn_rows,
     })
+}
+
+/// [`palette`]'s first `n` colours as `#rrggbb`, for the HTML map and the dashboard.
+pub fn hex_colors(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (r, g, b) = palette(i);
+            format!("#{r:02x}{g:02x}{b:02x}")
+        })
+        .collect()
 }
 
 /// A colour per label: a qualitative palette (Tableau 10), then evenly spaced hues.
