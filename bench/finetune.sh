@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default fine-tune, timed, on the reference datasets: wall time, peak memory, and the
-# validation metrics (baseline beside fine-tuned). Reads ../shared/data. Prints a Markdown table.
+# test-row metrics (baseline beside fine-tuned). Reads ../shared/data. Prints a Markdown table.
 #   bench/finetune.sh [extra attune finetune flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ for f in atis-ft-3classes.csv atis8-train.csv; do
 import json, sys
 d = json.load(open(sys.argv[1])); f, secs, kb = sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 b, t = d["metrics"]["baseline"], d["metrics"]["finetuned"]
-rows = d["train_rows"] + d["valid_rows"]
+rows = d["rows"]["train"] + d["rows"]["selection"] + d["rows"]["test"]
 print(f"| {f} | {rows} | {secs:.0f} | {kb/1024:.0f} | {d['training']['steps']} | {b['accuracy']:.4f} | {t['accuracy']:.4f} | "
       f"{b['f1_macro']:.4f} | {t['f1_macro']:.4f} | {b['silhouette']:.3f} | {t['silhouette']:.3f} |")
 PY

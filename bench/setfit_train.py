@@ -10,6 +10,7 @@ ap.add_argument("--train", required=True)
 ap.add_argument("--valid", required=True)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--iterations", type=int, default=5)
+ap.add_argument("--seed", type=int, default=42)
 a = ap.parse_args()
 
 import torch
@@ -31,15 +32,26 @@ model = SetFitModel.from_pretrained(model_dir)
 # unless told otherwise: a temporary folder here, removed afterwards.
 scratch = tempfile.mkdtemp(prefix="setfit-")
 args = TrainingArguments(output_dir=scratch, batch_size=16, num_epochs=1, num_iterations=a.iterations,
-                         seed=42, report_to="none")
+                         seed=a.seed, report_to="none")
 trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": tx, "label": ty}))
 t0 = time.perf_counter()
 trainer.train()
 train_s = time.perf_counter() - t0
 pred = list(model.predict(vx))
 acc = sum(str(p) == y for p, y in zip(pred, vy)) / len(vy)
+def macro_f1(truth, pred):
+    f1s = []
+    for label in sorted(set(truth) | set(pred)):
+        tp = sum(t == label and p == label for t, p in zip(truth, pred))
+        fp = sum(t != label and p == label for t, p in zip(truth, pred))
+        fn = sum(t == label and p != label for t, p in zip(truth, pred))
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return sum(f1s) / len(f1s)
+f1 = macro_f1(vy, [str(p) for p in pred])
 import shutil
 shutil.rmtree(scratch, ignore_errors=True)
 print(json.dumps({"engine": "SetFit", "setfit": setfit.__version__, "torch": torch.__version__,
                   "train_seconds": train_s, "total_seconds": time.perf_counter() - t_start,
-                  "accuracy": acc, "valid_rows": len(vy)}))
+                  "accuracy": acc, "f1_macro": f1, "valid_rows": len(vy)}))

@@ -92,7 +92,8 @@ async function modelsView() {
     return;
   }
   const rows = models.map((m) => {
-    const acc = m.metrics?.finetuned?.accuracy;
+    // The accuracy of the model the run handed over: the base model when fine-tuning lost.
+    const acc = m.metrics?.[m.selected === "base" ? "baseline" : "finetuned"]?.accuracy;
     const open = m.status === "READY" ? `#/model/${m.id}` : `#/training/${m.id}`;
     const del = el("button", { class: "danger", type: "button", "aria-label": `Delete ${m.name || m.id}` }, "Delete");
     del.addEventListener("click", async () => {
@@ -205,7 +206,8 @@ function field(id, label, attrs = {}, hint) {
 function settingsForm(ds, fileName) {
   const nick = fileName.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, 40);
   const loss = el("select", { id: "loss", name: "loss" },
-    el("option", { value: "" }, "Default (cosine)"),
+    el("option", { value: "" }, "Default (from the data)"),
+    el("option", { value: "ce" }, "ce: cross-entropy through a head trained with the encoder"),
     el("option", { value: "cosine" }, "cosine: in-batch label similarity"),
     el("option", { value: "supcon" }, "supcon: supervised contrastive"),
     el("option", { value: "setfit" }, "setfit: SetFit's sentence pairs"));
@@ -216,7 +218,7 @@ function settingsForm(ds, fileName) {
     el("details", {},
       el("summary", {}, "Advanced hyper-parameters"),
       el("div", { class: "grid2" },
-        field("epochs", "Epochs", { type: "number", min: "1", max: "100", placeholder: "6" }),
+        field("epochs", "Epochs", { type: "number", min: "1", max: "100", placeholder: "from the data" }),
         field("lr", "Learning rate", { type: "number", step: "any", min: "0", placeholder: "0.0001" }),
         field("batch", "Batch size", { type: "number", min: "4", max: "512", placeholder: "32" }),
         field("max_steps", "Max steps", { type: "number", min: "1", placeholder: "no limit" }),
@@ -339,7 +341,9 @@ function metricsTab(m, panel) {
     return el("td", { class: "num", style: `color: var(${Math.abs(d) < 5e-5 ? "--muted" : good ? "--good" : "--bad"})` }, `${d >= 0 ? "+" : "−"}${fmt(Math.abs(d), 4)}`);
   };
   panel.append(
-    el("p", { class: "muted" }, `On ${f.rows} held-out validation rows. Baseline: the frozen base model with the same classifier head.`),
+    el("p", { class: m.selected === "base" ? "problem" : "ok", "data-testid": "selected" },
+      el("strong", {}, m.selected === "base" ? "This model is the base model, not fine-tuned. " : "Fine-tuned model selected. "), m.reason || ""),
+    el("p", { class: "muted" }, `On ${f.rows} held-out test rows that no decision saw (not training, the epoch choice, calibration or the model choice). Baseline: the frozen base model with the same classifier head.`),
     el("div", { class: "table-wrap card" }, el("table", { "data-testid": "metrics" },
       el("thead", {}, el("tr", {}, el("th", {}, "Metric"), el("th", { class: "num" }, "Baseline"), el("th", { class: "num" }, "Fine-tuned"), el("th", { class: "num" }, "Change"))),
       el("tbody", {}, ...rows.map(([name, k, hi]) => el("tr", {}, el("td", {}, name), el("td", { class: "num" }, fmt(b[k], 4)), el("td", { class: "num" }, fmt(f[k], 4)), delta(b[k], f[k], hi)))))),

@@ -77,10 +77,37 @@ fn finite_differences_agree_with_backprop_in_f64() {
         let p = emb.matmul(&proj).unwrap();
         (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
     };
+    check_finite_differences(&enc.named_vars(), &loss, &mut rng);
+}
+
+/// The cross-entropy loss through a linear head (the `ce` recipe): finite differences in f64
+/// agree with backpropagation for the head's weight and bias and for every encoder weight.
+#[test]
+fn cross_entropy_head_gradients_agree_with_finite_differences_in_f64() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default().with_dtype(DType::F64)).unwrap();
+    let batch = enc.tokenize(TEXTS).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let k = 3;
+    let w: Vec<f64> = (0..enc.dim() * k).map(|_| rng.gen::<f64>() - 0.5).collect();
+    let w = Var::from_tensor(&Tensor::from_vec(w, (k, enc.dim()), enc.device()).unwrap()).unwrap();
+    let b = Var::from_tensor(&Tensor::new(&[0.1f64, -0.2, 0.05], enc.device()).unwrap()).unwrap();
+    let loss = || -> Tensor {
+        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
+        attune::train::loss::head_cross_entropy(&emb, w.as_tensor(), b.as_tensor(), &[0, 1, 2, 1]).unwrap()
+    };
+    let mut vars = enc.named_vars();
+    vars.push(("head.weight".into(), w.clone()));
+    vars.push(("head.bias".into(), b.clone()));
+    check_finite_differences(&vars, &loss, &mut rng);
+}
+
+/// Compares backpropagation with central finite differences on a few entries of each variable.
+fn check_finite_differences(vars: &[(String, Var)], loss: &dyn Fn() -> Tensor, rng: &mut ChaCha8Rng) {
     let grads = loss().backward().unwrap();
     let eps = 1e-6;
     let mut worst = (0.0f64, String::new());
-    for (name, var) in enc.named_vars() {
+    for (name, var) in vars {
         let g = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("{name}: no gradient"))
@@ -98,11 +125,11 @@ fn finite_differences_agree_with_backprop_in_f64() {
         picks.push(rng.gen_range(0..g.len()));
         let (mut num2, mut diff2, mut ana2) = (0.0, 0.0, 0.0);
         for &i in &picks {
-            set_elem(&var, &flat, i, flat[i] + eps);
+            set_elem(var, &flat, i, flat[i] + eps);
             let up = loss().to_scalar::<f64>().unwrap();
-            set_elem(&var, &flat, i, flat[i] - eps);
+            set_elem(var, &flat, i, flat[i] - eps);
             let down = loss().to_scalar::<f64>().unwrap();
-            set_elem(&var, &flat, i, flat[i]);
+            set_elem(var, &flat, i, flat[i]);
             let numeric = (up - down) / (2.0 * eps);
             num2 += numeric * numeric;
             ana2 += g[i] * g[i];
@@ -125,6 +152,63 @@ fn finite_differences_agree_with_backprop_in_f64() {
         );
     }
     eprintln!("worst relative error {:e} ({})", worst.0, worst.1);
+}
+
+/// One training step of the `ce` recipe through the trainer changes every encoder weight and
+/// the head it trains.
+#[test]
+fn one_cross_entropy_step_changes_every_trainable_tensor() {
+    let dir = tiny_model(&TinySpec::default());
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let before = snapshot(&enc);
+    let ckpt = tempfile::tempdir().unwrap();
+    let k = 2;
+    let data = attune::train::TrainData {
+        texts: TEXTS.to_vec(),
+        labels: vec![0, 1, 0, 1],
+        n_labels: k,
+        // A head that is not zero: at zero, no gradient flows back into the encoder.
+        head: Some(attune::train::HeadInit {
+            weights: (0..k * enc.dim()).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1).collect(),
+            bias: vec![0.0; k],
+        }),
+    };
+    let cfg = attune::train::TrainConfig {
+        loss: attune::train::LossKind::Ce,
+        epochs: 1,
+        batch_size: 4,
+        learning_rate: 1e-3,
+        warmup_ratio: 0.0,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    let control = attune::train::Control::default();
+    let setup = attune::train::RunSetup {
+        ckpt_dir: ckpt.path(),
+        resume: false,
+        control: &control,
+    };
+    let report = attune::train::train(&enc, &data, &cfg, setup, &mut |_| Ok(0.0), &mut |_| {}).unwrap();
+    assert_eq!(report.steps, 1);
+    let unchanged = unchanged(&before, &enc);
+    assert!(unchanged.is_empty(), "no gradient reached: {unchanged:?}");
+    // The head is checkpointed beside the encoder (and moved off its zero start).
+    let latest = std::fs::read_to_string(ckpt.path().join("LATEST")).unwrap();
+    let t = candle_core::safetensors::load(
+        ckpt.path().join(latest.trim()).join("weights.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let w = t["attune_head.weight"].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let start: Vec<f32> = data.head.as_ref().unwrap().weights.clone();
+    assert!(w.iter().zip(&start).all(|(a, b)| a != b), "every head weight moved");
+    assert!(t["attune_head.bias"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .all(|x| *x != 0.0));
 }
 
 #[test]

@@ -304,7 +304,8 @@ fn a_stop_mid_epoch_checkpoints_and_resumes_to_the_same_model() {
     let data = env.data();
     let mut args = vec!["finetune", "--data", data.as_str(), "--json", "--seed", "7"];
     args.extend_from_slice(FAST);
-    // 36 training rows, batch 8: 5 steps an epoch; step 7 is inside epoch 2.
+    // 30 training rows (9 test and 6 selection rows are held out), batch 8: 4 steps an epoch;
+    // step 7 is inside epoch 2.
     let out = env.cmd(&args).env("ATTUNE_FAULT_STOP_AT_STEP", "7").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -344,6 +345,7 @@ fn sigterm_stops_a_cli_run_with_a_checkpoint_that_resumes() {
             "--seed",
             "3",
         ])
+        .env("ATTUNE_PROGRESS_SECONDS", "0.2")
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -353,7 +355,7 @@ fn sigterm_stops_a_cli_run_with_a_checkpoint_that_resumes() {
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push(line.clone());
-        if line.contains("step 20/") {
+        if progress_step(&line).is_some_and(|s| s >= 20) {
             break;
         }
     }
@@ -370,10 +372,199 @@ fn sigterm_stops_a_cli_run_with_a_checkpoint_that_resumes() {
     assert_eq!(runs[0]["status"], "FINETUNING");
     let id = runs[0]["id"].as_str().unwrap().to_string();
     let done: serde_json::Value = serde_json::from_str(&env.ok(&["finetune", "--resume", &id, "--json"])).unwrap();
-    // 45 rows, 36 for training, batch 8: 5 steps an epoch.
+    // 45 rows, 30 for training, batch 8: 4 steps an epoch.
     assert_eq!(
         done["training"]["steps"],
-        300 * 5,
+        300 * 4,
         "the resumed run finishes every step"
+    );
+}
+
+/// The step a progress line reports ("... training: step 12/40  epoch 2 ...").
+fn progress_step(line: &str) -> Option<usize> {
+    let rest = line.split("training: step ").nth(1)?;
+    rest.split('/').next()?.parse().ok()
+}
+
+fn read_csv_texts(path: &Path) -> Vec<String> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.records().map(|x| x.unwrap()[0].to_string()).collect()
+}
+
+#[test]
+fn reported_figures_come_from_test_rows_that_no_decision_saw() {
+    let env = Env::new();
+    let out = finetune_json(&env, &[]);
+    let dir = Path::new(out["path"].as_str().unwrap());
+    let test = read_csv_texts(&dir.join("test.csv"));
+    let select = read_csv_texts(&dir.join("selection.csv"));
+    // 45 rows: 20 % of each label (3 of 15) for test, then 2 of each label's 12 for selection.
+    assert_eq!((test.len(), select.len()), (9, 6));
+    assert_eq!(out["rows"]["test"], 9);
+    assert_eq!(out["rows"]["selection"], 6);
+    assert_eq!(out["rows"]["train"], 30);
+    assert!(
+        test.iter().all(|t| !select.contains(t)),
+        "test and selection rows are disjoint"
+    );
+    // Both sides' figures count exactly the test rows, never the selection rows.
+    for side in ["baseline", "finetuned"] {
+        assert_eq!(out["metrics"][side]["rows"], 9, "{side}");
+    }
+    assert_eq!(out["selection"]["finetuned"]["rows"], 6);
+    // The handed-over model, measured again on the stored test rows, gives the reported figures:
+    // they were computed on those rows, with the head calibrated elsewhere.
+    let side = if out["selected"] == "base" {
+        "baseline"
+    } else {
+        "finetuned"
+    };
+    let test_path = dir.join("test.csv");
+    let id = out["model_id"].as_str().unwrap();
+    let ev: serde_json::Value =
+        serde_json::from_str(&env.ok(&["eval", "--model", id, "--data", test_path.to_str().unwrap(), "--json"]))
+            .unwrap();
+    for k in ["accuracy", "f1_macro", "loss"] {
+        let (a, b) = (ev[k].as_f64().unwrap(), out["metrics"][side][k].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-5, "{k}: eval on test.csv {a}, reported {b}");
+    }
+    // The training rows are the rest of the file: none of them is a test row.
+    let all = read_csv_texts(Path::new(&env.data()));
+    let train: Vec<&String> = all
+        .iter()
+        .filter(|t| !test.contains(t) && !select.contains(t))
+        .collect();
+    assert_eq!(train.len(), 30);
+}
+
+#[test]
+fn a_test_file_is_where_the_figures_come_from() {
+    let env = Env::new();
+    let test = env.home.path().join("held-out.csv");
+    std::fs::write(
+        &test,
+        "text,label
+flight fare the boston a,travel
+card refund the cost aa,money
+",
+    )
+    .unwrap();
+    let out = finetune_json(&env, &["--test", test.to_str().unwrap()]);
+    assert_eq!(out["metrics"]["finetuned"]["rows"], 2);
+    assert_eq!(out["metrics"]["baseline"]["rows"], 2);
+    assert!(out["rows"]["test_source"].as_str().unwrap().contains("held-out.csv"));
+    // Nothing of --data is held out for testing then: 45 rows less the selection rows.
+    assert_eq!(
+        out["rows"]["train"].as_u64().unwrap() + out["rows"]["selection"].as_u64().unwrap(),
+        45
+    );
+}
+
+#[test]
+fn the_base_model_wins_when_training_is_useless_and_the_output_says_so() {
+    let env = Env::new();
+    let data = env.data();
+    let mut args = vec![
+        "finetune",
+        "--data",
+        data.as_str(),
+        "--seed",
+        "7",
+        "--learning-rate",
+        "0",
+    ];
+    args.extend_from_slice(FAST);
+    let text = env.ok(&args);
+    assert!(
+        text.contains("Selected: the base model (not fine-tuned).") && text.contains("did not beat the base model"),
+        "{text}"
+    );
+    let out = finetune_json(&env, &["--learning-rate", "0"]);
+    assert_eq!(out["selected"], "base");
+    assert!(out["reason"].as_str().unwrap().contains("try"), "{}", out["reason"]);
+    // The handed-over model is the base model, weight for weight, and it classifies.
+    let dir = Path::new(out["path"].as_str().unwrap());
+    let id = out["model_id"].as_str().unwrap();
+    let base = env.base.path().to_str().unwrap();
+    assert_eq!(
+        env.ok(&["embed", "--model", id, "refund my card"]),
+        env.ok(&["embed", "--model", base, "refund my card"]),
+        "the kept encoder is the base model's"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["selected"], "base");
+    assert!(manifest["reason"].is_string());
+    env.ok(&["classify", "--model", id, "refund my card"]);
+}
+
+#[test]
+fn progress_lines_appear_when_stderr_is_a_file() {
+    let env = Env::new();
+    let data = env.data();
+    let log = env.home.path().join("stderr.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut args = vec!["finetune", "--data", data.as_str(), "--json", "--seed", "7"];
+    args.extend_from_slice(FAST);
+    let status = env
+        .cmd(&args)
+        .env("ATTUNE_PROGRESS_SECONDS", "0.3")
+        .env("ATTUNE_FAULT_SLOW_STEP_MS", "250")
+        .stderr(file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let steps: Vec<usize> = text.lines().filter_map(progress_step).collect();
+    // 12 steps of at least 250 ms: a line at the first step, then one per 0.3 s at least.
+    assert!(steps.len() >= 5, "{text}");
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{text}");
+    let line = text.lines().find(|l| progress_step(l).is_some()).unwrap();
+    for part in ["training", "epoch", "loss", "eta", "/12", "["] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+}
+
+#[test]
+fn a_stop_mid_epoch_resumes_exactly_with_the_cross_entropy_loss() {
+    let env = Env::new();
+    let data = env.data();
+    let mut args = vec![
+        "finetune",
+        "--data",
+        data.as_str(),
+        "--json",
+        "--seed",
+        "7",
+        "--loss",
+        "ce",
+    ];
+    args.extend_from_slice(FAST);
+    let out = env.cmd(&args).env("ATTUNE_FAULT_STOP_AT_STEP", "6").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let all: serde_json::Value = serde_json::from_str(&env.ok(&["models", "list", "--all", "--json"])).unwrap();
+    let id = all[0]["id"].as_str().unwrap().to_string();
+    let resumed: serde_json::Value = serde_json::from_str(&env.ok(&["finetune", "--resume", &id, "--json"])).unwrap();
+    let straight = finetune_json(&env, &["--loss", "ce"]);
+    assert_eq!(straight["recipe"]["loss"], "ce");
+    assert_eq!(resumed["training"]["steps"], straight["training"]["steps"]);
+    let losses = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["training"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["mean_loss"].clone())
+            .collect()
+    };
+    assert_eq!(
+        losses(&resumed),
+        losses(&straight),
+        "the same steps on the same batches"
+    );
+    assert_eq!(resumed["selection"], straight["selection"]);
+    assert!(
+        weights(Path::new(resumed["path"].as_str().unwrap())) == weights(Path::new(straight["path"].as_str().unwrap())),
+        "resuming mid-epoch gives exactly the model of an uninterrupted run"
     );
 }

@@ -5,7 +5,7 @@ mod common;
 
 use attune::finetune::{finetune, FinetuneOptions};
 use attune::registry::Registry;
-use attune::train::TrainConfig;
+use attune::train::TrainSettings;
 
 #[test]
 fn a_few_steps_on_the_demo_data_beat_the_base_model() {
@@ -15,10 +15,10 @@ fn a_few_steps_on_the_demo_data_beat_the_base_model() {
     let opts = FinetuneOptions {
         data: concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo/support-tickets.csv").into(),
         base: base.to_string_lossy().into_owned(),
-        train: TrainConfig {
-            epochs: 1,
+        train: TrainSettings {
+            epochs: Some(1),
             max_steps: Some(6),
-            ..TrainConfig::default()
+            ..TrainSettings::default()
         },
         ..FinetuneOptions::default()
     };

@@ -10,7 +10,7 @@ use attune::finetune::{finetune, FinetuneOptions};
 use attune::map::{map_models, write, MapJob, MapOptions};
 use attune::registry::Registry;
 use attune::testing::TinySpec;
-use attune::train::TrainConfig;
+use attune::train::TrainSettings;
 
 fn dataset(dir: &Path) -> std::path::PathBuf {
     let mut csv = String::from("text,label\n");
@@ -40,10 +40,10 @@ fn fixture() -> Fixture {
     let opts = FinetuneOptions {
         data: data.clone(),
         base: base.path().to_string_lossy().into_owned(),
-        train: TrainConfig {
-            epochs: 2,
-            batch_size: 8,
-            ..TrainConfig::default()
+        train: TrainSettings {
+            epochs: Some(2),
+            batch_size: Some(8),
+            ..TrainSettings::default()
         },
         ..FinetuneOptions::default()
     };

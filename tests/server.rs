@@ -295,6 +295,13 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
     let ready = wait_status(&server, &id, &["READY", "FAILED"], Duration::from_secs(120));
     assert_eq!(ready["status"], "READY", "{ready}");
     assert!(ready["metrics"]["finetuned"]["accuracy"].is_number());
+    // Which model was kept, chosen on the selection rows, and why in one sentence.
+    assert!(
+        ["finetuned", "base"].contains(&ready["selected"].as_str().unwrap()),
+        "{ready}"
+    );
+    assert!(ready["reason"].as_str().unwrap().contains("selection rows"), "{ready}");
+    assert_eq!(ready["metrics"]["selected"], ready["selected"]);
     assert_eq!(ready["progress"]["step"], ready["progress"]["total"]);
     // The loss curve: one [step, loss] pair per step, ending at the last step.
     let losses = ready["progress"]["losses"].as_array().expect("a loss curve");

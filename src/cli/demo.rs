@@ -1,6 +1,6 @@
 //! `attune demo`: the README's main job, on the example dataset that ships with attune:
-//! review it, fine-tune the default model, print baseline beside fine-tuned metrics, and
-//! classify a few new texts.
+//! review it, fine-tune the default model, print baseline beside fine-tuned metrics on held-out
+//! test rows with the model that was kept and why, and classify a few new texts.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,8 @@ use attune::finetune::{finetune, FinetuneOptions};
 use attune::map::{map_models, write, MapJob, MapOptions};
 use attune::model::FinetunedModel;
 
-use super::finetune::{print_outcome, Reporter};
+use super::finetune::print_outcome;
+use super::progress::Reporter;
 use super::{open_registry, source_options, CliError};
 
 #[derive(Debug, Args)]
@@ -57,11 +58,11 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         name: Some("demo-support-tickets".into()),
         ..FinetuneOptions::default()
     };
-    let mut rep = Reporter::new(false);
+    let mut rep = Reporter::new();
     let outcome = finetune(&opts, &mut reg, &source_options(), &mut |p| rep.report(p));
     rep.finish();
     let outcome = outcome?;
-    println!("== 3. Metrics on the validation split\n");
+    println!("== 3. Held-out figures, and which model was kept\n");
     print_outcome(&outcome, false)?;
     println!("\n== 4. Classify new texts with {}\n", outcome.model_id);
     let model = FinetunedModel::load(&outcome.path)?;
@@ -73,7 +74,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
             c.input
         );
     }
-    println!("\n== 5. Embedding map of the validation rows (held out from training)\n");
+    println!("\n== 5. Embedding map of the test rows (held out from training and every decision)\n");
     let map_path = a.map.clone().unwrap_or_else(|| outcome.path.join("map.png"));
     let job = MapJob {
         model: outcome.model_id.clone(),

@@ -1,16 +1,15 @@
 //! `attune finetune`: a labelled file in, a registered model ID out, with baseline and fine-tuned
 //! metrics side by side.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use attune::finetune::{finetune, resume, FinetuneOptions, Outcome, Progress};
-use attune::train::{Control, Event, LossKind, TrainConfig};
+use attune::finetune::{finetune, resume, Candidate, FinetuneOptions, Outcome};
+use attune::train::{Control, LossKind, TrainSettings};
 
 use super::columns::Columns;
+use super::progress::Reporter;
 use super::{open_registry, print_metrics_table, source_options, CliError};
 
 #[derive(Debug, Args)]
@@ -18,9 +17,14 @@ pub struct FinetuneArgs {
     /// Labelled training file: .csv (comma or tab), .tsv or .jsonl.
     #[arg(long, required_unless_present = "resume")]
     data: Option<PathBuf>,
-    /// A separate validation file; by default a stratified 20 % of --data.
+    /// A separate file of selection rows (they choose the epoch, the head's temperature and
+    /// base-or-fine-tuned); by default a stratified part of --data (--valid-fraction).
     #[arg(long)]
     valid: Option<PathBuf>,
+    /// A separate file of test rows, from which every reported figure comes; by default a
+    /// stratified part of --data (--test-fraction) that no decision sees.
+    #[arg(long)]
+    test: Option<PathBuf>,
     /// Resume the interrupted run with this ID from its last checkpoint.
     #[arg(long, conflicts_with = "data")]
     resume: Option<String>,
@@ -32,41 +36,49 @@ pub struct FinetuneArgs {
     base: String,
     #[command(flatten)]
     columns: Columns,
-    /// The training objective.
-    #[arg(long, value_enum, default_value_t = TrainConfig::default().loss)]
-    loss: LossKind,
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    epochs: usize,
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
-    learning_rate: f64,
-    /// Sentences per step.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
-    batch_size: usize,
+    /// The training objective [default: from the data: ce from 40 rows per label, else cosine].
+    #[arg(long, value_enum)]
+    loss: Option<LossKind>,
+    /// [default: from the data and the loss]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// [default: 1e-4]
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Sentences per step [default: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Stop after this many steps.
     #[arg(long)]
     max_steps: Option<usize>,
-    #[arg(long, default_value_t = TrainConfig::default().warmup_ratio)]
-    warmup_ratio: f64,
-    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
-    weight_decay: f64,
-    /// Temperature of the supervised contrastive loss.
-    #[arg(long, default_value_t = TrainConfig::default().temperature)]
-    temperature: f64,
-    /// SetFit pair iterations per epoch (with --loss setfit).
-    #[arg(long, default_value_t = TrainConfig::default().setfit_iterations)]
-    setfit_iterations: usize,
-    /// Epochs without a better validation score before stopping early.
-    #[arg(long, default_value_t = TrainConfig::default().patience)]
-    patience: usize,
-    /// Draw labels in proportion to their size instead of evenly.
+    /// [default: 0.1]
+    #[arg(long)]
+    warmup_ratio: Option<f64>,
+    /// [default: 0.01]
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Temperature of the supervised contrastive loss [default: 0.1].
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// SetFit pair iterations per epoch (with --loss setfit) [default: 5].
+    #[arg(long)]
+    setfit_iterations: Option<usize>,
+    /// Epochs without a better selection score before stopping early [default: 2].
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Draw labels in proportion to their size instead of evenly (contrastive losses).
     #[arg(long)]
     no_balance: bool,
-    /// Share of each label held out for validation.
-    #[arg(long, default_value_t = 0.2)]
+    /// Share of each label held out as selection rows (at most 1,000 rows in all).
+    #[arg(long, default_value_t = FinetuneOptions::default().valid_fraction)]
     valid_fraction: f64,
-    #[arg(long, default_value_t = TrainConfig::default().seed)]
-    seed: u64,
-    /// Print one JSON object and no progress.
+    /// Share of each label held out as test rows (at most 1,000 rows in all).
+    #[arg(long, default_value_t = FinetuneOptions::default().test_fraction)]
+    test_fraction: f64,
+    /// [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print one JSON object on stdout (progress lines still go to stderr).
     #[arg(long)]
     json: bool,
 }
@@ -76,12 +88,14 @@ impl FinetuneArgs {
         FinetuneOptions {
             data: self.data.clone().unwrap_or_default(),
             valid: self.valid.clone(),
+            test: self.test.clone(),
             text_column: self.columns.text_column.clone(),
             label_column: self.columns.label_column.clone(),
             name: self.name.clone(),
             base: self.base.clone(),
             valid_fraction: self.valid_fraction,
-            train: TrainConfig {
+            test_fraction: self.test_fraction,
+            train: TrainSettings {
                 loss: self.loss,
                 epochs: self.epochs,
                 learning_rate: self.learning_rate,
@@ -91,113 +105,12 @@ impl FinetuneArgs {
                 weight_decay: self.weight_decay,
                 temperature: self.temperature,
                 setfit_iterations: self.setfit_iterations,
-                balanced: !self.no_balance,
+                balanced: self.no_balance.then_some(false),
                 patience: self.patience,
                 seed: self.seed,
             },
             ..FinetuneOptions::default()
         }
-    }
-}
-
-/// Prints progress on stderr: stage lines and a bar (when stderr is a terminal).
-pub(crate) struct Reporter {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-}
-
-impl Reporter {
-    pub(crate) fn new(quiet: bool) -> Self {
-        Reporter { bar: None, quiet }
-    }
-
-    pub(crate) fn report(&mut self, p: Progress) {
-        if self.quiet {
-            return;
-        }
-        match p {
-            Progress::Stage(s) => {
-                if let Some(b) = &self.bar {
-                    b.suspend(|| eprintln!("attune: {s}"));
-                } else {
-                    eprintln!("attune: {s}");
-                }
-            }
-            Progress::Started { model_id } => {
-                eprintln!("attune: training {model_id} (if interrupted: attune finetune --resume {model_id})")
-            }
-            Progress::Train(ev) => self.train_event(ev),
-        }
-    }
-
-    fn train_event(&mut self, ev: &Event) {
-        match ev {
-            Event::Step {
-                step,
-                total,
-                loss,
-                steps_per_s,
-                eta_s,
-                epoch,
-                ..
-            } => {
-                if std::io::stderr().is_terminal() {
-                    let bar = self.bar.get_or_insert_with(|| {
-                        let b = ProgressBar::new(*total as u64);
-                        b.set_style(
-                            ProgressStyle::with_template("{bar:30} step {pos}/{len}  {msg}")
-                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                        );
-                        b
-                    });
-                    bar.set_position(*step as u64);
-                    bar.set_message(format!(
-                        "epoch {epoch}  loss {loss:.4}  {steps_per_s:.2} steps/s  eta {}",
-                        fmt_secs(*eta_s)
-                    ));
-                } else if step % 10 == 0 || step == total {
-                    eprintln!(
-                        "attune: step {step}/{total}  epoch {epoch}  loss {loss:.4}  {steps_per_s:.2} steps/s  eta {}",
-                        fmt_secs(*eta_s)
-                    );
-                }
-            }
-            Event::Epoch {
-                epoch,
-                epochs,
-                score,
-                improved,
-            } => {
-                let msg = format!(
-                    "attune: epoch {epoch}/{epochs}: validation macro-F1 {:.4}{}",
-                    score,
-                    if *improved { " (best so far)" } else { "" }
-                );
-                match &self.bar {
-                    Some(b) => b.suspend(|| eprintln!("{msg}")),
-                    None => eprintln!("{msg}"),
-                }
-            }
-            Event::EarlyStop { epoch, best_epoch } => {
-                eprintln!("attune: stopping early after epoch {epoch}; keeping epoch {best_epoch}")
-            }
-            Event::Resumed { epoch, step } => eprintln!("attune: resumed after epoch {epoch} (step {step})"),
-        }
-    }
-
-    pub(crate) fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn fmt_secs(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
     }
 }
 
@@ -217,7 +130,7 @@ pub(crate) fn stop_on_signal() -> Control {
 pub fn run(a: FinetuneArgs) -> Result<(), CliError> {
     let mut reg = open_registry()?;
     let sources = source_options();
-    let mut rep = Reporter::new(a.json);
+    let mut rep = Reporter::new();
     let control = stop_on_signal();
     let outcome = match &a.resume {
         Some(id) => resume(id, control, &mut reg, &sources, &mut |p| rep.report(p)),
@@ -237,22 +150,43 @@ pub(crate) fn print_outcome(o: &Outcome, json: bool) -> Result<(), CliError> {
         let v = serde_json::json!({
             "model_id": o.model_id,
             "path": o.path,
+            "selected": o.selected,
+            "reason": o.reason,
             "labels": o.labels,
-            "train_rows": o.train_rows,
-            "valid_rows": o.valid_rows,
+            "rows": o.rows,
             "seconds": o.seconds,
+            "recipe": o.recipe,
             "training": o.training,
             "metrics": o.metrics,
+            "selection": {"base": o.selection.base, "finetuned": o.selection.finetuned},
             "validation_curve": o.validation_curve,
         });
         println!("{}", serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?);
         return Ok(());
     }
+    let r = &o.recipe;
     println!(
-        "Fine-tuned in {:.0} s ({} steps, {} epochs, best epoch {}) on {} rows; validation: {} rows.\n",
-        o.seconds, o.training.steps, o.training.epochs_run, o.training.best_epoch, o.train_rows, o.valid_rows
+        "Trained in {:.0} s: {:?} loss, learning rate {:e}, batch {}, {} steps, {} epochs (best epoch {}), on {} rows.\n",
+        o.seconds,
+        r.loss,
+        r.learning_rate,
+        r.batch_size,
+        o.training.steps,
+        o.training.epochs_run,
+        o.training.best_epoch,
+        o.rows.train
     );
+    println!(
+        "Selection: {} rows ({}).\nTest:      {} rows ({}).\n",
+        o.rows.selection, o.rows.selection_source, o.rows.test, o.rows.test_source
+    );
+    println!("On the test rows:\n");
     print_metrics_table(&o.metrics.baseline, Some(&o.metrics.finetuned));
+    let which = match o.selected {
+        Candidate::Finetuned => "the fine-tuned model",
+        Candidate::Base => "the base model (not fine-tuned)",
+    };
+    println!("\nSelected: {which}. {}", o.reason);
     println!("\nModel ID: {}\nFolder:   {}", o.model_id, o.path.display());
     Ok(())
 }

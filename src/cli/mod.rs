@@ -8,6 +8,7 @@ mod eval;
 mod finetune;
 mod map;
 mod models;
+mod progress;
 mod review;
 mod serve;
 mod table;
@@ -33,7 +34,7 @@ enum Command {
     /// Review a labelled file: counts, preview, problems and their fixes.
     Review(review::ReviewArgs),
     /// Fine-tune a base model on a labelled file; prints baseline and fine-tuned metrics.
-    Finetune(finetune::FinetuneArgs),
+    Finetune(Box<finetune::FinetuneArgs>),
     /// Measure a fine-tuned model on a labelled file.
     Eval(eval::EvalArgs),
     /// Classify texts with a fine-tuned model.
@@ -52,7 +53,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed(a) => embed::run(a),
         Command::Review(a) => review::run(a),
-        Command::Finetune(a) => finetune::run(a),
+        Command::Finetune(a) => finetune::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Map(a) => map::run(a),

@@ -142,17 +142,32 @@ impl LogisticHead {
         Ok(self.logits(x)?.iter().map(|l| softmax(l, self.temperature)).collect())
     }
 
-    /// Fits the temperature on held-out rows by minimising their negative log-likelihood.
+    /// Fits the temperature on held-out rows by minimising their cross-entropy against targets
+    /// smoothed as Platt does (the true label gets 1 - 1/(n+2)): when every held-out row is
+    /// right, the plain likelihood drives the temperature to zero and the head to certainty,
+    /// and the first wrong answer on new data then costs a huge loss.
     pub fn calibrate(&mut self, x: &[Vec<f32>], y: &[usize]) -> Result<()> {
         if x.is_empty() {
             return Ok(());
         }
         let logits = self.logits(x)?;
+        let k = self.labels.len().max(2);
+        let eps = 1.0 / (y.len() as f64 + 2.0);
+        let off = eps / (k - 1) as f64;
         let nll = |t: f32| -> f64 {
             logits
                 .iter()
                 .zip(y)
-                .map(|(l, &c)| -(softmax(l, t)[c].max(1e-12) as f64).ln())
+                .map(|(l, &c)| {
+                    softmax(l, t)
+                        .iter()
+                        .enumerate()
+                        .map(|(j, p)| {
+                            let target = if j == c { 1.0 - eps } else { off };
+                            -target * (p.max(1e-12) as f64).ln()
+                        })
+                        .sum::<f64>()
+                })
                 .sum::<f64>()
                 / y.len() as f64
         };
@@ -235,11 +250,13 @@ mod tests {
 
     #[test]
     fn temperature_fixes_overconfidence() {
-        // Logits that are right 75 % of the time but claim certainty.
+        // Logits that are right 75 % of the time but claim near-certainty (p = 0.9997). With
+        // Platt's smoothed targets (1 - 1/(n+2) = 0.9 for the true label of 8 rows) the best
+        // calibrated confidence is 0.75 * 0.9 + 0.25 * 0.1 = 0.70.
         let head = LogisticHead {
             labels: vec!["a".into(), "b".into()],
             dim: 1,
-            weights: vec![10.0, -10.0],
+            weights: vec![4.0, -4.0],
             bias: vec![0.0, 0.0],
             temperature: 1.0,
         };
@@ -248,7 +265,7 @@ mod tests {
         let mut h = head.clone();
         h.calibrate(&x, &y).unwrap();
         let p = h.predict_proba(&x[..1]).unwrap()[0][0];
-        assert!((p - 0.75).abs() < 0.01, "calibrated confidence {p}");
+        assert!((p - 0.70).abs() < 0.01, "calibrated confidence {p}");
     }
 
     #[test]

@@ -304,7 +304,10 @@ pub fn map_models(
     })?;
     let data = match (&job.data, &located) {
         (Some(d), _) => d.clone(),
-        (None, Located::Finetuned { dir, .. }) => dir.join(crate::finetune::VALIDATION_FILE),
+        // Models from before the three-way split kept their held-out rows as validation.csv.
+        (None, Located::Finetuned { dir, .. }) => Some(dir.join(crate::finetune::HELD_OUT_FILE))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| dir.join("validation.csv")),
         (None, Located::Encoder(_)) => {
             return Err(Error::InvalidArgument(
                 "name the labelled file to draw with --data".into(),

@@ -384,6 +384,8 @@ pub async fn get_dataset(
 }
 
 fn view(r: ModelRecord) -> FinetunedModel {
+    let text = |k: &str| r.metrics.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let (selected, reason) = (text("selected"), text("reason"));
     FinetunedModel {
         id: r.id,
         name: r.name,
@@ -392,6 +394,8 @@ fn view(r: ModelRecord) -> FinetunedModel {
         created: r.created,
         progress: r.progress,
         metrics: r.metrics,
+        selected,
+        reason,
         error: r.error,
     }
 }
@@ -414,25 +418,20 @@ pub async fn create_finetune(
             });
         }
         let data = dir.join(meta["file"].as_str().unwrap_or("data.csv"));
-        let mut train = crate::train::TrainConfig::default();
         let s = &req.settings;
-        if let Some(v) = s.epochs {
-            train.epochs = v;
-        }
-        if let Some(v) = s.learning_rate {
-            train.learning_rate = v;
-        }
-        if let Some(v) = s.batch_size {
-            train.batch_size = v;
-        }
-        train.max_steps = s.max_steps;
-        if let Some(v) = s.loss {
-            train.loss = v;
-        }
-        if let Some(v) = s.seed {
-            train.seed = v;
-        }
-        if train.batch_size < 4 || train.epochs == 0 || !(train.learning_rate > 0.0 && train.learning_rate < 1.0) {
+        let train = crate::train::TrainSettings {
+            epochs: s.epochs,
+            learning_rate: s.learning_rate,
+            batch_size: s.batch_size,
+            max_steps: s.max_steps,
+            loss: s.loss,
+            seed: s.seed,
+            ..Default::default()
+        };
+        if s.batch_size.is_some_and(|b| b < 4)
+            || s.epochs == Some(0)
+            || s.learning_rate.is_some_and(|lr| !(lr > 0.0 && lr < 1.0))
+        {
             return Err(crate::Error::InvalidArgument(
                 "settings: batch_size must be at least 4, epochs at least 1, learning_rate between 0 and 1".into(),
             ));

@@ -178,6 +178,10 @@ pub struct FinetunedModel {
     pub created: String,
     pub progress: serde_json::Value,
     pub metrics: serde_json::Value,
+    /// Once ready: "finetuned" or "base", the model the run chose on its selection rows.
+    pub selected: Option<String>,
+    /// Why, in one sentence (with what to try next when fine-tuning did not help).
+    pub reason: Option<String>,
     pub error: Option<String>,
 }
 

@@ -5,6 +5,8 @@
 //!   for B forward passes.
 //! - [`cosine_pair_loss`]: SetFit's recipe: mean squared error between the cosine of a pair and
 //!   its target (1 for the same label, 0 otherwise). Two forward passes per pair.
+//! - [`head_cross_entropy`]: cross-entropy through a linear head trained with the encoder
+//!   (SetFit's second, end-to-end phase; the head starts from the fitted logistic regression).
 
 use candle_core::{Tensor, D};
 
@@ -99,6 +101,26 @@ pub fn cosine_pair_loss(a: &Tensor, b: &Tensor, target: &[f32]) -> Result<Tensor
     Ok((cos - t)?.sqr()?.mean_all()?)
 }
 
+/// Mean cross-entropy of `emb` (B, d) through the linear head `weight` (k, d), `bias` (k)
+/// against integer labels.
+pub fn head_cross_entropy(emb: &Tensor, weight: &Tensor, bias: &Tensor, labels: &[usize]) -> Result<Tensor> {
+    let b = emb.dim(0)?;
+    let k = weight.dim(0)?;
+    if labels.len() != b {
+        return Err(Error::InvalidArgument(format!("{} labels for {b} rows", labels.len())));
+    }
+    if let Some(bad) = labels.iter().find(|l| **l >= k) {
+        return Err(Error::InvalidArgument(format!(
+            "label id {bad} for a head of {k} labels"
+        )));
+    }
+    let logits = emb.matmul(&weight.t()?)?.broadcast_add(bias)?;
+    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let ids: Vec<u32> = labels.iter().map(|l| *l as u32).collect();
+    let ids = Tensor::from_vec(ids, (b, 1), emb.device())?;
+    Ok((logp.gather(&ids, 1)?.sum_all()? * (-1.0 / b as f64))?)
+}
+
 /// Integer ids of `labels` in the order of `names`.
 pub fn label_ids(labels: &[&str], names: &[String]) -> Result<Vec<usize>> {
     labels
@@ -159,6 +181,22 @@ mod tests {
         let emb = Tensor::new(&[[1f32, 0.], [0.8, 0.6], [0., 1.]], &Device::Cpu).unwrap();
         let l = in_batch_cosine(&emb, &[0, 0, 1]).unwrap().to_scalar::<f32>().unwrap();
         assert!((l - 0.11).abs() < 1e-6, "{l}");
+    }
+
+    /// Two rows, two labels, a head that scores row 0 as (ln 3, 0) and row 1 as (0, 0):
+    /// -ln(3/4) for row 0 (label 0) and -ln(1/2) for row 1 (label 1), averaged.
+    #[test]
+    fn head_cross_entropy_hand_checked() {
+        let emb = Tensor::new(&[[1f32, 0.], [0., 1.]], &Device::Cpu).unwrap();
+        let w = Tensor::new(&[[3f32.ln(), 0.], [0., 0.]], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0f32, 0.], &Device::Cpu).unwrap();
+        let l = head_cross_entropy(&emb, &w, &b, &[0, 1])
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let want = (-(0.75f64).ln() - (0.5f64).ln()) / 2.0;
+        assert!((l as f64 - want).abs() < 1e-6, "{l} vs {want}");
+        assert!(head_cross_entropy(&emb, &w, &b, &[0, 2]).is_err());
     }
 
     #[test]

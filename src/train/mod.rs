@@ -3,12 +3,14 @@
 
 pub mod loss;
 pub mod optim;
+pub mod recipe;
 pub mod sampler;
 pub mod trainer;
 
 use serde::{Deserialize, Serialize};
 
-pub use trainer::{train, Control, Event, RunSetup, TrainData, TrainReport};
+pub use recipe::{recipe, DataStats, TrainSettings};
+pub use trainer::{train, Control, Event, HeadInit, RunSetup, TrainData, TrainReport};
 
 /// The contrastive objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -21,11 +23,12 @@ pub enum LossKind {
     Cosine,
     /// SetFit's recipe: one positive and one negative pair per row and iteration, cosine loss.
     Setfit,
+    /// Cross-entropy through a linear head trained with the encoder, the head starting from the
+    /// logistic regression fitted on the base model (linear probe, then fine-tune).
+    Ce,
 }
 
-/// Training hyper-parameters. `Default` is attune's default recipe, chosen by measurement on
-/// the validation splits of atis-ft-3classes and atis8-train (see BENCHMARKS.md): the in-batch
-/// cosine loss gave SetFit's accuracy and F1 with a higher silhouette in about a third of the time.
+/// Training hyper-parameters, as [`recipe`] makes them from the data and the user's settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub loss: LossKind,

@@ -8,6 +8,72 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+/// One epoch's batches for per-row losses: every row once, in random batches of rows of similar
+/// length. A batch is padded to its longest text, so random batches of short and long texts
+/// cost about twice the compute of batches of like lengths (measured on Banking77: 1.31 against
+/// 0.63 s a step). Rows are shuffled, cut into pools of [`POOL_BATCHES`] batches, sorted by
+/// length within a pool, cut into batches, and the batches shuffled: each batch is still a
+/// random draw of labels. The order is drawn at the epoch's start, so a resumed run gets the
+/// same batches.
+#[derive(Debug, Clone, Default)]
+pub struct ShuffledBatches {
+    batches: Vec<Vec<usize>>,
+}
+
+/// Batches per pool sorted by length: large enough to find like lengths, small enough that a
+/// batch's rows still come from all over the data.
+pub const POOL_BATCHES: usize = 50;
+
+impl ShuffledBatches {
+    /// `lengths[i]` is row i's length (any measure that orders like token counts).
+    pub fn new(lengths: &[usize], batch_size: usize, rng: &mut ChaCha8Rng) -> Self {
+        let bs = batch_size.max(1);
+        let mut order: Vec<usize> = (0..lengths.len()).collect();
+        order.shuffle(rng);
+        let mut batches = Vec::with_capacity(lengths.len().div_ceil(bs));
+        for pool in order.chunks_mut(bs * POOL_BATCHES) {
+            pool.sort_by_key(|&i| lengths[i]);
+            batches.extend(pool.chunks(bs).map(<[usize]>::to_vec));
+        }
+        batches.shuffle(rng);
+        ShuffledBatches { batches }
+    }
+
+    /// Batch `i` of the epoch (wrapping around past the last one).
+    pub fn batch(&self, i: usize) -> Vec<usize> {
+        if self.batches.is_empty() {
+            return Vec::new();
+        }
+        self.batches[i % self.batches.len()].clone()
+    }
+}
+
+#[cfg(test)]
+mod shuffled_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn every_row_once_in_batches_of_like_length_and_seeded() {
+        let lengths: Vec<usize> = (0..1000).map(|i| (i * 7919) % 97).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let s = ShuffledBatches::new(&lengths, 10, &mut rng);
+        let mut seen: Vec<usize> = (0..100).flat_map(|i| s.batch(i)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>(), "each row once per epoch");
+        // Within a batch lengths are close: the spread is far below the data's (0..97).
+        let spread = |b: &[usize]| {
+            let l: Vec<usize> = b.iter().map(|&i| lengths[i]).collect();
+            l.iter().max().unwrap() - l.iter().min().unwrap()
+        };
+        let mean: f64 = (0..100).map(|i| spread(&s.batch(i)) as f64).sum::<f64>() / 100.0;
+        assert!(mean < 10.0, "mean spread within a batch {mean}");
+        let again = ShuffledBatches::new(&lengths, 10, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(s.batch(3), again.batch(3));
+        assert_ne!(s.batch(0), s.batch(1));
+    }
+}
+
 /// Draws batches of row indices grouped by label.
 #[derive(Debug, Clone)]
 pub struct BalancedBatches {

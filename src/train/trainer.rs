@@ -10,9 +10,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::loss::{cosine_pair_loss, in_batch_cosine, supervised_contrastive};
+use super::loss::{cosine_pair_loss, head_cross_entropy, in_batch_cosine, supervised_contrastive};
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
-use super::sampler::{setfit_pairs, BalancedBatches};
+use super::sampler::{setfit_pairs, BalancedBatches, ShuffledBatches};
 use super::{LossKind, TrainConfig};
 use crate::encoder::{Encoder, ForwardMode, WORD_TABLE};
 use crate::error::{Error, Result};
@@ -77,6 +77,42 @@ pub struct TrainData<'a> {
     pub texts: Vec<&'a str>,
     pub labels: Vec<usize>,
     pub n_labels: usize,
+    /// Where the cross-entropy loss's head starts (the logistic regression fitted on the base
+    /// model); the other losses ignore it.
+    pub head: Option<HeadInit>,
+}
+
+/// A linear head's starting weights: row-major (labels, dim) and a bias per label.
+#[derive(Debug, Clone)]
+pub struct HeadInit {
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// Checkpoint names of the cross-entropy head's weights, beside the encoder's.
+const HEAD_WEIGHT: &str = "attune_head.weight";
+const HEAD_BIAS: &str = "attune_head.bias";
+
+/// The head the cross-entropy loss trains with the encoder.
+fn head_vars(encoder: &Encoder, data: &TrainData) -> Result<Vec<(String, candle_core::Var)>> {
+    let init = data.head.as_ref().ok_or_else(|| {
+        Error::InvalidArgument("the cross-entropy loss needs a starting head (TrainData::head)".into())
+    })?;
+    let (k, d) = (data.n_labels, encoder.dim());
+    if init.weights.len() != k * d || init.bias.len() != k {
+        return Err(Error::InvalidArgument(format!(
+            "the starting head has {} weights and {} biases for {k} labels of {d} dimensions",
+            init.weights.len(),
+            init.bias.len()
+        )));
+    }
+    let dev = encoder.device();
+    let w = candle_core::Tensor::from_slice(&init.weights, (k, d), dev)?.to_dtype(encoder.dtype())?;
+    let b = candle_core::Tensor::from_slice(&init.bias, k, dev)?.to_dtype(encoder.dtype())?;
+    Ok(vec![
+        (HEAD_WEIGHT.to_string(), candle_core::Var::from_tensor(&w)?),
+        (HEAD_BIAS.to_string(), candle_core::Var::from_tensor(&b)?),
+    ])
 }
 
 /// What the loop reports as it goes.
@@ -156,7 +192,7 @@ pub struct TrainReport {
 pub fn steps_per_epoch(n_rows: usize, cfg: &TrainConfig) -> usize {
     let bs = cfg.batch_size.max(2);
     match cfg.loss {
-        LossKind::Supcon | LossKind::Cosine => n_rows.div_ceil(bs),
+        LossKind::Supcon | LossKind::Cosine | LossKind::Ce => n_rows.div_ceil(bs),
         LossKind::Setfit => (2 * n_rows * cfg.setfit_iterations).div_ceil(bs / 2),
     }
 }
@@ -203,8 +239,14 @@ pub fn train(
         total = total.min(m);
     }
     let warmup = ((total as f64) * cfg.warmup_ratio).round() as usize;
+    let head = match cfg.loss {
+        LossKind::Ce => head_vars(encoder, data)?,
+        _ => Vec::new(),
+    };
+    let mut vars = encoder.named_vars();
+    vars.extend(head.iter().cloned());
     let mut opt = AdamW::new(
-        encoder.named_vars(),
+        vars,
         AdamWConfig {
             weight_decay: cfg.weight_decay,
             ..Default::default()
@@ -241,7 +283,9 @@ pub fn train(
     if resume {
         if let Some(dir) = latest(ckpt_dir) {
             st = crate::encoder::config::read_json(&dir.join("state.json"))?;
-            encoder.set_weights(&load_tensors(&dir.join("weights.safetensors"))?)?;
+            let weights = load_tensors(&dir.join("weights.safetensors"))?;
+            encoder.set_weights(&weights)?;
+            set_head(&head, &weights, &dir)?;
             opt.load(&dir.join("optimizer.safetensors"))?;
             let pos = |v: &str| -> Result<u128> {
                 v.parse().map_err(|_| Error::Weights {
@@ -257,6 +301,7 @@ pub fn train(
             });
         }
     }
+    let lengths: Vec<usize> = data.texts.iter().map(|t| t.len()).collect();
     while st.epochs_done < cfg.epochs && st.step < total && !st.stopped {
         let epoch = st.epochs_done + 1;
         let epoch_start = Instant::now();
@@ -270,9 +315,13 @@ pub fn train(
         }
         let steps_this_epoch = per_epoch.min(total - st.step + skip);
         let mut sampler = BalancedBatches::new(&data.labels, data.n_labels, cfg.batch_size, cfg.balanced);
+        let shuffled = match cfg.loss {
+            LossKind::Ce => ShuffledBatches::new(&lengths, cfg.batch_size, &mut sample_rng),
+            _ => ShuffledBatches::default(),
+        };
         let pairs = match cfg.loss {
             LossKind::Setfit => setfit_pairs(&data.labels, cfg.setfit_iterations, &mut sample_rng),
-            LossKind::Supcon | LossKind::Cosine => Vec::new(),
+            LossKind::Supcon | LossKind::Cosine | LossKind::Ce => Vec::new(),
         };
         if matches!(cfg.loss, LossKind::Supcon | LossKind::Cosine) {
             for _ in 0..skip {
@@ -284,7 +333,7 @@ pub fn train(
             if control.stop_requested() {
                 st.steps_into_epoch = i;
                 st.dropout_rng_pos = rng.get_word_pos().to_string();
-                checkpoint(ckpt_dir, &format!("epoch-{epoch}-step-{i}"), encoder, &opt, &st)?;
+                checkpoint(ckpt_dir, &format!("epoch-{epoch}-step-{i}"), encoder, &head, &opt, &st)?;
                 return Err(Error::Interrupted(format!(
                     "stopped at step {} of {total}; checkpoint saved",
                     st.step
@@ -304,6 +353,14 @@ pub fn train(
                     } else {
                         in_batch_cosine(&emb, &labels)?
                     }
+                }
+                LossKind::Ce => {
+                    let rows = shuffled.batch(i);
+                    let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
+                    let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
+                    let batch = encoder.tokenize(&texts)?;
+                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
+                    head_cross_entropy(&emb, head[0].1.as_tensor(), head[1].1.as_tensor(), &labels)?
                 }
                 LossKind::Setfit => {
                     let start = (i * pairs_per_step) % pairs.len().max(1);
@@ -376,7 +433,7 @@ pub fn train(
         st.steps_into_epoch = 0;
         st.sample_rng_pos = sample_rng.get_word_pos().to_string();
         st.dropout_rng_pos = rng.get_word_pos().to_string();
-        checkpoint(ckpt_dir, &format!("epoch-{epoch}"), encoder, &opt, &st)?;
+        checkpoint(ckpt_dir, &format!("epoch-{epoch}"), encoder, &head, &opt, &st)?;
         // Fault injection for the crash tests: die like a killed process, without unwinding.
         if std::env::var("ATTUNE_FAULT_ABORT_AFTER_EPOCH")
             .ok()
@@ -415,11 +472,38 @@ fn load_tensors(path: &Path) -> Result<HashMap<String, candle_core::Tensor>> {
     })
 }
 
+/// Restores the cross-entropy head (if the run has one) from a checkpoint's tensors.
+fn set_head(
+    head: &[(String, candle_core::Var)],
+    weights: &HashMap<String, candle_core::Tensor>,
+    dir: &Path,
+) -> Result<()> {
+    for (name, var) in head {
+        let t = weights.get(name).ok_or_else(|| Error::Weights {
+            path: dir.join("weights.safetensors"),
+            reason: format!("checkpoint lacks {name}"),
+        })?;
+        var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+    }
+    Ok(())
+}
+
 /// Writes the checkpoint folder `name` whole, then points LATEST at it, then removes the older
 /// ones: a crash at any moment leaves a complete checkpoint to resume from.
-fn checkpoint(dir: &Path, name: &str, encoder: &Encoder, opt: &AdamW, st: &State) -> Result<()> {
+fn checkpoint(
+    dir: &Path,
+    name: &str,
+    encoder: &Encoder,
+    head: &[(String, candle_core::Var)],
+    opt: &AdamW,
+    st: &State,
+) -> Result<()> {
+    let mut weights = encoder.tensors();
+    for (n, v) in head {
+        weights.insert(n.clone(), v.as_tensor().clone());
+    }
     write_dir_atomic(&dir.join(name), |d| {
-        crate::encoder::weights::save_safetensors(&encoder.tensors(), &d.join("weights.safetensors"))?;
+        crate::encoder::weights::save_safetensors(&weights, &d.join("weights.safetensors"))?;
         opt.save(&d.join("optimizer.safetensors"))?;
         let json = serde_json::to_vec_pretty(st).map_err(|source| Error::Json {
             path: d.join("state.json"),

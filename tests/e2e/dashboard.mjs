@@ -104,6 +104,8 @@ try {
     check(await metrics.getByRole("cell", { name, exact: true }).count() === 1, `metrics show ${name}`);
   }
   check(await page.locator("table.confusion").count() === 2, "both confusion matrices are shown");
+  const selected = await page.locator("[data-testid=selected]").innerText();
+  check(/selected|base model/.test(selected) && /selection rows/.test(selected), `the page says which model was kept and why: ${selected}`);
   const modelId = await page.locator("[data-testid=model-id]").innerText();
   await shot(page, "08-metrics");
 

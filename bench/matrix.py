@@ -1,0 +1,165 @@
+"""The recipe matrix: attune's default fine-tune beside the frozen base model (+ the same head)
+and, with --peers, SetFit 1.2's default recipe, on several data sets, each with its own seeded
+held-out test split, over several seeds. Every engine sees the same training rows and is scored
+on the same test rows; attune takes its selection rows out of the training rows itself.
+
+  python3 bench/matrix.py --sets demo,atis3,atis8,b77-8,b77-16,b77 --seeds 1,2,3 [--peers]
+
+One JSON line per run goes to --out (appended), and a Markdown table of means and spreads is
+printed at the end (also from earlier lines of --out with --table-only)."""
+import argparse, csv, json, os, random, statistics, subprocess, sys, tempfile, time
+from collections import defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
+SETS = {
+    # name: (file, rows per label for training or None for all, test share, test cap)
+    "demo": (os.path.join(ROOT, "data", "demo", "support-tickets.csv"), None, 0.2, 1000),
+    "atis3": (os.path.join(DATA, "atis-ft-3classes.csv"), None, 0.2, 1000),
+    "atis8": (os.path.join(DATA, "atis8-train.csv"), None, 0.2, 1000),
+    "b77": (os.path.join(DATA, "banking77-train.csv"), None, 0.2, 1000),
+    "b77-8": (os.path.join(DATA, "banking77-train.csv"), 8, 0.2, 1000),
+    "b77-16": (os.path.join(DATA, "banking77-train.csv"), 16, 0.2, 1000),
+}
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        r = csv.reader(f)
+        next(r)
+        return [(t, l) for t, l in r]
+
+
+def split(name, seed, work):
+    """Writes train.csv and test.csv for one set and seed; the test rows are stratified."""
+    path, per_label, share, cap = SETS[name]
+    rows = read_rows(path)
+    by = defaultdict(list)
+    for t, l in rows:
+        by[l].append((t, l))
+    rng = random.Random(seed)
+    frac = min(share, cap / len(rows))
+    train, test = [], []
+    for label in sorted(by):
+        rs = by[label][:]
+        rng.shuffle(rs)
+        k = max(1, round(len(rs) * frac))
+        test += rs[:k]
+        rest = rs[k:]
+        train += rest[:per_label] if per_label else rest
+    for part, data in (("train", train), ("test", test)):
+        with open(os.path.join(work, f"{part}.csv"), "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(data)
+    return len(train), len(test)
+
+
+def timed(cmd, env, err_path):
+    t0 = time.perf_counter()
+    with open(err_path, "w") as err:
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, stdout=subprocess.PIPE,
+                           stderr=err, text=True)
+    secs = time.perf_counter() - t0
+    tail = open(err_path).read().strip().splitlines()
+    if p.returncode != 0:
+        sys.stderr.write("\n".join(tail[-20:]) + "\n")
+        raise SystemExit(f"{cmd[0]} failed")
+    return p.stdout, secs, int(tail[-1]) / 1024
+
+
+def run_attune(work, seed, threads, extra):
+    env = dict(os.environ, ATTUNE_HOME=os.path.join(work, "home"), RAYON_NUM_THREADS=str(threads))
+    cmd = [os.path.join(ROOT, "target", "release", "attune"), "finetune", "--data", f"{work}/train.csv",
+           "--test", f"{work}/test.csv", "--seed", str(seed), "--json", *extra]
+    out, secs, mib = timed(cmd, env, f"{work}/attune.err")
+    d = json.loads(out)
+    b, f = d["metrics"]["baseline"], d["metrics"]["finetuned"]
+    chosen = f if d["selected"] == "finetuned" else b
+    return [
+        {"engine": "frozen + head", "accuracy": b["accuracy"], "f1_macro": b["f1_macro"]},
+        {"engine": "attune fine-tuned", "accuracy": f["accuracy"], "f1_macro": f["f1_macro"],
+         "seconds": secs, "peak_mib": mib, "loss": d["recipe"]["loss"], "steps": d["training"]["steps"]},
+        {"engine": "attune (selected)", "accuracy": chosen["accuracy"], "f1_macro": chosen["f1_macro"],
+         "selected": d["selected"], "seconds": secs, "peak_mib": mib},
+    ]
+
+
+def run_setfit(work, seed, threads, iterations):
+    py = os.path.join(ROOT, ".venv-bench", "bin", "python")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    cmd = [py, os.path.join(ROOT, "bench", "setfit_train.py"), "--train", f"{work}/train.csv", "--valid",
+           f"{work}/test.csv", "--threads", str(threads), "--iterations", str(iterations), "--seed", str(seed)]
+    out, secs, mib = timed(cmd, env, f"{work}/setfit.err")
+    d = json.loads(out.strip().splitlines()[-1])
+    return [{"engine": f"SetFit ({iterations} it.)", "accuracy": d["accuracy"], "f1_macro": d["f1_macro"],
+             "seconds": secs, "peak_mib": mib}]
+
+
+def table(lines):
+    groups = defaultdict(list)
+    order = []
+    for r in lines:
+        key = (r["set"], r["engine"])
+        if key not in groups:
+            order.append(key)
+        groups[key].append(r)
+
+    def ms(vals, fmt):
+        vals = [v for v in vals if v is not None]
+        if not vals:
+            return "-"
+        if len(vals) == 1:
+            return fmt.format(vals[0])
+        return (fmt + " ± " + fmt).format(statistics.mean(vals), statistics.stdev(vals))
+
+    print("| set | engine | seeds | accuracy | macro-F1 | wall s | peak MiB | note |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in order:
+        rs = groups[key]
+        note = ""
+        if "selected" in rs[0]:
+            note = "selected: " + ", ".join(r["selected"] for r in rs)
+        elif "loss" in rs[0]:
+            note = f"loss {rs[0]['loss']}, {rs[0]['steps']} steps"
+        print(f"| {key[0]} ({rs[0]['train_rows']} train / {rs[0]['test_rows']} test) | {key[1]} | "
+              f"{','.join(str(r['seed']) for r in rs)} | {ms([r['accuracy'] for r in rs], '{:.4f}')} | "
+              f"{ms([r['f1_macro'] for r in rs], '{:.4f}')} | {ms([r.get('seconds') for r in rs], '{:.0f}')} | "
+              f"{ms([r.get('peak_mib') for r in rs], '{:.0f}')} | {note} |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", default="demo,atis3,atis8,b77-8,b77-16,b77")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--peers", action="store_true", help="also run SetFit (needs .venv-bench)")
+    ap.add_argument("--setfit-iterations", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "matrix.jsonl"))
+    ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("attune_flags", nargs="*", help="extra attune finetune flags (after --)")
+    a = ap.parse_args()
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    if not a.table_only:
+        for name in a.sets.split(","):
+            if not os.path.exists(SETS[name][0]):
+                print(f"skipped {name}: {SETS[name][0]} is absent", file=sys.stderr)
+                continue
+            for seed in [int(s) for s in a.seeds.split(",")]:
+                with tempfile.TemporaryDirectory() as work:
+                    n_train, n_test = split(name, seed, work)
+                    results = run_attune(work, seed, a.threads, a.attune_flags)
+                    if a.peers:
+                        results += run_setfit(work, seed, a.threads, a.setfit_iterations)
+                    with open(a.out, "a") as f:
+                        for r in results:
+                            r.update({"set": name, "seed": seed, "train_rows": n_train, "test_rows": n_test,
+                                      "flags": " ".join(a.attune_flags)})
+                            f.write(json.dumps(r) + "\n")
+                            print(json.dumps(r), file=sys.stderr)
+    lines = [json.loads(l) for l in open(a.out)] if os.path.exists(a.out) else []
+    table([l for l in lines if l["set"] in a.sets.split(",")])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,431 @@
+//! The whole fine-tuning job, from a labelled file to a registry model ID: load and review the
+//! data, split it three ways (training, selection, test), measure the frozen base model, train,
+//! choose between the base and the fine-tuned model on the selection rows, report both on the
+//! test rows, and store the chosen model only once it is complete. A run can be resumed from its
+//! last checkpoint.
+
+mod prepare;
+mod select;
+mod store;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Example;
+use crate::encoder::{Encoder, EncoderOptions};
+use crate::error::{Error, Result};
+use crate::eval::Metrics;
+use crate::head::{HeadConfig, LogisticHead};
+use crate::registry::Registry;
+use crate::source::{resolve_model, SourceOptions};
+use crate::train::{
+    recipe, train, DataStats, Event, HeadInit, RunSetup, TrainConfig, TrainData, TrainReport, TrainSettings,
+};
+
+pub use prepare::RowsUsed;
+pub use select::{score, Candidate, Selection};
+pub use store::{HELD_OUT_FILE, SELECTION_FILE};
+
+use prepare::{prepare, Prepared};
+
+/// Everything a fine-tuning run needs; saved in the manifest so `--resume` can rebuild it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinetuneOptions {
+    pub data: PathBuf,
+    /// A separate file of selection rows; else a stratified part of `data`.
+    pub valid: Option<PathBuf>,
+    /// A separate file of test rows; else a stratified part of `data`.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    pub text_column: Option<String>,
+    pub label_column: Option<String>,
+    pub name: Option<String>,
+    pub base: String,
+    /// Share of each label held out as selection rows (at most 1,000 rows in all).
+    pub valid_fraction: f64,
+    /// Share of each label held out as test rows (at most 1,000 rows in all).
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Labels with fewer usable rows are left out.
+    pub min_per_label: usize,
+    /// What the user set; the rest follows from the data (see [`crate::train::recipe`]).
+    pub train: TrainSettings,
+    pub head: HeadConfig,
+    pub embed_batch_size: usize,
+    /// Lets another thread stop the run (with a checkpoint); not saved.
+    #[serde(skip)]
+    pub control: crate::train::Control,
+}
+
+impl Default for FinetuneOptions {
+    fn default() -> Self {
+        FinetuneOptions {
+            data: PathBuf::new(),
+            valid: None,
+            test: None,
+            text_column: None,
+            label_column: None,
+            name: None,
+            base: crate::DEFAULT_MODEL.into(),
+            valid_fraction: 0.15,
+            test_fraction: default_test_fraction(),
+            min_per_label: 5,
+            train: TrainSettings::default(),
+            head: HeadConfig::default(),
+            embed_batch_size: 64,
+            control: crate::train::Control::default(),
+        }
+    }
+}
+
+fn default_test_fraction() -> f64 {
+    0.2
+}
+
+impl FinetuneOptions {
+    /// The seed of the splits and of training.
+    pub fn seed(&self) -> u64 {
+        self.train.seed.unwrap_or(TrainConfig::default().seed)
+    }
+}
+
+/// Baseline (frozen base model + the same head) beside the fine-tuned model, both measured on
+/// the test rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsPair {
+    pub baseline: Metrics,
+    pub finetuned: Metrics,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub model_id: String,
+    pub path: PathBuf,
+    pub labels: Vec<String>,
+    /// How many rows trained, selected and tested, and where they came from.
+    pub rows: RowsUsed,
+    /// The test-row figures of both candidates.
+    pub metrics: MetricsPair,
+    /// The model this run yields, chosen on the selection rows.
+    pub selected: Candidate,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// Both candidates on the selection rows.
+    pub selection: Selection,
+    /// The training settings the run used (the recipe with the user's settings on top).
+    pub recipe: TrainConfig,
+    pub training: TrainReport,
+    pub seconds: f64,
+    /// The validation metrics after each epoch of this run, with the time since it started:
+    /// when a target accuracy was first reached.
+    #[serde(default)]
+    pub validation_curve: Vec<CurvePoint>,
+}
+
+/// Selection-row metrics after one epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    /// Seconds since the run started (loading, baseline and validation included).
+    pub seconds: f64,
+    pub accuracy: f64,
+    pub f1_macro: f64,
+}
+
+/// What a run reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// A stage starts ("loading data", "baseline", ...).
+    Stage(&'a str),
+    /// The run has an ID (before training starts).
+    Started {
+        model_id: &'a str,
+    },
+    Train(&'a Event),
+}
+
+fn ids(rows: &[Example], labels: &[String]) -> Vec<usize> {
+    rows.iter()
+        .map(|e| labels.iter().position(|l| *l == e.label).unwrap_or(0))
+        .collect()
+}
+
+fn texts(rows: &[Example]) -> Vec<&str> {
+    rows.iter().map(|e| e.text.as_str()).collect()
+}
+
+/// A candidate encoder measured the one way every figure is made: the head fitted on the
+/// training rows, its temperature on the selection rows; metrics on selection and test rows.
+struct Measured {
+    head: LogisticHead,
+    select: Metrics,
+    test: Metrics,
+}
+
+fn measure(enc: &Encoder, p: &Prepared, head_cfg: &HeadConfig, bs: usize) -> Result<Measured> {
+    let xt = enc.embed(&texts(&p.train), bs)?;
+    let xs = enc.embed(&texts(&p.select), bs)?;
+    let xh = enc.embed(&texts(&p.test), bs)?;
+    let mut head = LogisticHead::fit(&xt, &ids(&p.train, &p.labels), &p.labels, head_cfg)?;
+    let ys = ids(&p.select, &p.labels);
+    head.calibrate(&xs, &ys)?;
+    let select = Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)?;
+    let yh = ids(&p.test, &p.labels);
+    let test = Metrics::compute(&p.labels, &yh, &head.predict_proba(&xh)?, &xh)?;
+    Ok(Measured { head, select, test })
+}
+
+/// Training rows the per-epoch score fits its head on at most: embedding all 8,000 training
+/// rows of a large set after every epoch cost 40 s an epoch; the score only ranks epochs.
+const SCORING_ROWS: usize = 2000;
+
+/// A stratified, seeded subset of the training rows for the per-epoch score.
+fn scoring_rows(p: &Prepared, seed: u64) -> Vec<Example> {
+    if p.train.len() <= SCORING_ROWS {
+        return p.train.clone();
+    }
+    let f = SCORING_ROWS as f64 / p.train.len() as f64;
+    let s = crate::data::stratified_split(&p.train, f, seed.wrapping_add(2));
+    s.valid.iter().map(|i| p.train[*i].clone()).collect()
+}
+
+/// The selection-row score of an encoder during training, its head fitted on `train` (no test
+/// rows are touched).
+fn selection_score(
+    enc: &Encoder,
+    p: &Prepared,
+    train: &[Example],
+    head_cfg: &HeadConfig,
+    bs: usize,
+) -> Result<Metrics> {
+    let xt = enc.embed(&texts(train), bs)?;
+    let xs = enc.embed(&texts(&p.select), bs)?;
+    let mut head = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, head_cfg)?;
+    let ys = ids(&p.select, &p.labels);
+    head.calibrate(&xs, &ys)?;
+    Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)
+}
+
+/// Runs a fine-tune into `registry`.
+pub fn finetune(
+    o: &FinetuneOptions,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    run(o, None, registry, sources, on)
+}
+
+/// Resumes the interrupted or failed run `id` from its last checkpoint, or starts a queued one.
+pub fn resume(
+    id: &str,
+    control: crate::train::Control,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    let rec = registry.get_any(id)?.ok_or_else(|| Error::ModelState {
+        id: id.into(),
+        reason: "is not in the registry (see `attune models list --all`)".into(),
+    })?;
+    if rec.status == crate::registry::Status::Ready {
+        return Err(Error::ModelState {
+            id: id.into(),
+            reason: "is already complete; nothing to resume".into(),
+        });
+    }
+    // A run that started has its options in its manifest; a queued one only in its row.
+    let manifest = registry.partial_dir(id).join("manifest.json");
+    #[derive(Deserialize)]
+    struct Partial {
+        options: FinetuneOptions,
+    }
+    let options = if manifest.exists() {
+        crate::encoder::config::read_json::<Partial>(&manifest).map(|p| p.options)
+    } else {
+        serde_json::from_value(rec.params.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))
+    };
+    let mut options = options.map_err(|e| Error::ModelState {
+        id: id.into(),
+        reason: format!("cannot be resumed: {e}"),
+    })?;
+    options.control = control;
+    registry.restart(id)?;
+    run(
+        &options,
+        Some((id.to_string(), rec.dataset_sha256)),
+        registry,
+        sources,
+        on,
+    )
+}
+
+fn run(
+    o: &FinetuneOptions,
+    resuming: Option<(String, String)>,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    let start = Instant::now();
+    on(Progress::Stage("loading data"));
+    let p = prepare(o)?;
+    if let Some((id, sha)) = &resuming {
+        if *sha != p.dataset_sha256 {
+            return Err(Error::ModelState {
+                id: id.clone(),
+                reason: format!(
+                    "was trained on {} as it was then; the file has changed since",
+                    o.data.display()
+                ),
+            });
+        }
+    }
+    on(Progress::Stage("loading the base model"));
+    let base = resolve_model(&o.base, sources)?;
+    let enc = Encoder::load(&base.dir, &EncoderOptions::default())?;
+    on(Progress::Stage("measuring the base model (baseline)"));
+    let baseline = measure(&enc, &p, &o.head, o.embed_batch_size)?;
+    let params = serde_json::to_value(o).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let id = match &resuming {
+        Some((id, _)) => id.clone(),
+        None => registry.begin(o.name.as_deref(), &o.base, &p.dataset_sha256, &params)?,
+    };
+    on(Progress::Started { model_id: &id });
+    let job = Job {
+        o,
+        p: &p,
+        id: &id,
+        base_dir: &base.dir,
+        resuming: resuming.is_some(),
+        start,
+    };
+    let result = job.train_select_save(&enc, baseline, registry, on);
+    match result {
+        Ok(outcome) => {
+            registry.complete(&id, &store::registry_metrics(&outcome)?)?;
+            Ok(outcome)
+        }
+        // A requested stop leaves the run FINETUNING, so it resumes from its checkpoint.
+        Err(e @ Error::Interrupted(_)) => Err(e),
+        Err(e) => {
+            let _ = registry.fail(&id, &e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// A run once it has an ID.
+struct Job<'a> {
+    o: &'a FinetuneOptions,
+    p: &'a Prepared,
+    id: &'a str,
+    base_dir: &'a std::path::Path,
+    resuming: bool,
+    start: Instant,
+}
+
+impl Job<'_> {
+    fn train_select_save(
+        &self,
+        enc: &Encoder,
+        baseline: Measured,
+        registry: &Registry,
+        on: &mut dyn FnMut(Progress),
+    ) -> Result<Outcome> {
+        let (o, p) = (self.o, self.p);
+        let dir = registry.partial_dir(self.id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        store::write_manifest(
+            &dir,
+            &serde_json::json!({"id": self.id, "status": "FINETUNING", "options": o}),
+        )?;
+        let data = TrainData {
+            texts: texts(&p.train),
+            labels: ids(&p.train, &p.labels),
+            n_labels: p.labels.len(),
+            head: Some(HeadInit {
+                weights: baseline.head.weights.clone(),
+                bias: baseline.head.bias.clone(),
+            }),
+        };
+        let cfg = recipe(&DataStats::of(&data.texts, &data.labels, data.n_labels), &o.train);
+        let (report, curve) = self.train(enc, &data, &cfg, &dir, on)?;
+        on(Progress::Stage("measuring the fine-tuned model"));
+        let finetuned = measure(enc, p, &o.head, o.embed_batch_size)?;
+        let selection = select::select(baseline.select.clone(), finetuned.select.clone());
+        on(Progress::Stage("saving"));
+        let head = match selection.selected {
+            Candidate::Finetuned => {
+                enc.save(&dir.join("model"))?;
+                &finetuned.head
+            }
+            Candidate::Base => {
+                Encoder::load(self.base_dir, &EncoderOptions::default())?.save(&dir.join("model"))?;
+                &baseline.head
+            }
+        };
+        head.save(&dir.join("head.json"))?;
+        let outcome = Outcome {
+            model_id: self.id.to_string(),
+            path: registry.model_dir(self.id),
+            labels: p.labels.clone(),
+            rows: p.rows.clone(),
+            metrics: MetricsPair {
+                baseline: baseline.test,
+                finetuned: finetuned.test,
+            },
+            selected: selection.selected,
+            reason: selection.reason.clone(),
+            selection,
+            recipe: cfg,
+            training: report,
+            seconds: self.start.elapsed().as_secs_f64(),
+            validation_curve: curve,
+        };
+        store::write_model_files(&dir, o, p, &outcome, self.base_dir)?;
+        Ok(outcome)
+    }
+
+    /// Trains `enc` in place; each epoch is scored on the selection rows only.
+    fn train(
+        &self,
+        enc: &Encoder,
+        data: &TrainData,
+        cfg: &TrainConfig,
+        dir: &std::path::Path,
+        on: &mut dyn FnMut(Progress),
+    ) -> Result<(TrainReport, Vec<CurvePoint>)> {
+        let (o, p, start) = (self.o, self.p, self.start);
+        // Each epoch's metrics wait for the trainer's Epoch event, which carries the epoch
+        // number (a resumed run does not start at epoch 1).
+        let pending = std::cell::Cell::new(None);
+        let mut curve = Vec::new();
+        let scoring = scoring_rows(p, o.seed());
+        let mut validate = |e: &Encoder| -> Result<f64> {
+            let m = selection_score(e, p, &scoring, &o.head, o.embed_batch_size)?;
+            pending.set(Some((start.elapsed().as_secs_f64(), m.accuracy, m.f1_macro)));
+            Ok(score(&m))
+        };
+        let setup = RunSetup {
+            ckpt_dir: &dir.join("checkpoints"),
+            resume: self.resuming,
+            control: &o.control,
+        };
+        let report = train(enc, data, cfg, setup, &mut validate, &mut |ev| {
+            if let (Event::Epoch { epoch, .. }, Some((seconds, accuracy, f1_macro))) = (ev, pending.take()) {
+                curve.push(CurvePoint {
+                    epoch: *epoch,
+                    seconds,
+                    accuracy,
+                    f1_macro,
+                });
+            }
+            on(Progress::Train(ev))
+        })?;
+        Ok((report, curve))
+    }
+}

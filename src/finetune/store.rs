@@ -1,0 +1,109 @@
+//! What a finished run writes into its model folder: the model card, the selection and test
+//! rows, and the manifest; and what it records in the registry.
+
+use std::path::Path;
+
+use super::prepare::Prepared;
+use super::{Candidate, FinetuneOptions, Outcome};
+use crate::data::Example;
+use crate::error::{Error, Result};
+
+/// The test rows a model was measured on, stored in its folder (maps draw them by default).
+pub const HELD_OUT_FILE: &str = "test.csv";
+/// The selection rows that chose the epoch, the temperature and the model.
+pub const SELECTION_FILE: &str = "selection.csv";
+
+pub(super) fn write_rows(path: &Path, rows: &[Example]) -> Result<()> {
+    crate::util::write_atomic(path, |w| {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(["text", "label"])?;
+        for e in rows {
+            c.write_record([&e.text, &e.label])?;
+        }
+        c.flush()
+    })
+}
+
+pub(super) fn write_manifest(dir: &Path, value: &serde_json::Value) -> Result<()> {
+    crate::util::write_atomic(&dir.join("manifest.json"), |w| {
+        serde_json::to_writer_pretty(w, value).map_err(std::io::Error::other)
+    })
+}
+
+/// What the registry keeps of a run's figures: the test-row metrics of both candidates and the
+/// choice, read back by the API and the dashboard.
+pub(super) fn registry_metrics(o: &Outcome) -> Result<serde_json::Value> {
+    Ok(serde_json::json!({
+        "baseline": o.metrics.baseline,
+        "finetuned": o.metrics.finetuned,
+        "selected": o.selected,
+        "reason": o.reason,
+        "rows": o.rows,
+    }))
+}
+
+fn card(o: &FinetuneOptions, p: &Prepared, out: &Outcome) -> String {
+    let what = match out.selected {
+        Candidate::Finetuned => format!("Fine-tuned by attune {} from `{}`", env!("CARGO_PKG_VERSION"), o.base),
+        Candidate::Base => format!(
+            "The base model `{}` unchanged (attune {} found that fine-tuning did not help)",
+            o.base,
+            env!("CARGO_PKG_VERSION")
+        ),
+    };
+    let (b, f) = (&out.metrics.baseline, &out.metrics.finetuned);
+    format!(
+        "# {}\n\n{what}, with a classifier head trained on {} rows ({} labels: {}).\n\n{}\n\n\
+         Held-out test ({} rows; {}): accuracy {:.4} fine-tuned, {:.4} base model; macro-F1 {:.4} fine-tuned, {:.4} base.\n\n\
+         Load it with `SentenceTransformer(\"<this folder>\")`.\n",
+        o.name.as_deref().unwrap_or(&out.model_id),
+        out.rows.train,
+        p.labels.len(),
+        p.labels.join(", "),
+        out.reason,
+        out.rows.test,
+        out.rows.test_source,
+        f.accuracy,
+        b.accuracy,
+        f.f1_macro,
+        b.f1_macro,
+    )
+}
+
+/// The model card, the held-out rows and the READY manifest.
+pub(super) fn write_model_files(
+    dir: &Path,
+    o: &FinetuneOptions,
+    p: &Prepared,
+    out: &Outcome,
+    base_dir: &Path,
+) -> Result<()> {
+    let readme = dir.join("model/README.md");
+    std::fs::write(&readme, card(o, p, out)).map_err(|e| Error::io(&readme, e))?;
+    write_rows(&dir.join(HELD_OUT_FILE), &p.test)?;
+    write_rows(&dir.join(SELECTION_FILE), &p.select)?;
+    write_manifest(
+        dir,
+        &serde_json::json!({
+            "id": out.model_id,
+            "name": o.name,
+            "status": "READY",
+            "attune_version": env!("CARGO_PKG_VERSION"),
+            "base_model": o.base,
+            "base_model_dir": base_dir,
+            "dataset": {"path": o.data, "sha256": p.dataset_sha256},
+            "rows": out.rows,
+            "labels": p.labels,
+            "seed": o.seed(),
+            "options": o,
+            "recipe": out.recipe,
+            "selected": out.selected,
+            "reason": out.reason,
+            "selection": out.selection,
+            "metrics": out.metrics,
+            "training": out.training,
+            "seconds": out.seconds,
+            "created": chrono::Utc::now().to_rfc3339(),
+        }),
+    )
+}

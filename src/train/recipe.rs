@@ -1,0 +1,143 @@
+//! The default recipe follows from the data: how many rows, labels and rows per label there are.
+//! Whatever the user sets ([`TrainSettings`]) wins; the rest comes from [`recipe`]. The rules
+//! were chosen by measurement on held-out splits (`bench/matrix.sh`, results in BENCHMARKS.md).
+
+use serde::{Deserialize, Serialize};
+
+use super::{LossKind, TrainConfig};
+
+/// What the recipe looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DataStats {
+    /// Training rows (after the selection and test rows are held out).
+    pub rows: usize,
+    pub labels: usize,
+    /// Rows of the smallest label.
+    pub min_per_label: usize,
+    /// Mean words per text.
+    pub mean_words: f64,
+}
+
+impl DataStats {
+    pub fn of(texts: &[&str], labels: &[usize], n_labels: usize) -> Self {
+        let mut counts = vec![0usize; n_labels];
+        for l in labels {
+            if let Some(c) = counts.get_mut(*l) {
+                *c += 1;
+            }
+        }
+        let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+        DataStats {
+            rows: texts.len(),
+            labels: n_labels,
+            min_per_label: counts.iter().copied().min().unwrap_or(0),
+            mean_words: words as f64 / texts.len().max(1) as f64,
+        }
+    }
+
+    /// Mean training rows per label.
+    pub fn per_label(&self) -> f64 {
+        self.rows as f64 / self.labels.max(1) as f64
+    }
+}
+
+/// Training settings a user (CLI flag, API field) may set; `None` follows the recipe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    pub loss: Option<LossKind>,
+    pub epochs: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub max_steps: Option<usize>,
+    pub warmup_ratio: Option<f64>,
+    pub weight_decay: Option<f64>,
+    pub temperature: Option<f64>,
+    pub setfit_iterations: Option<usize>,
+    pub balanced: Option<bool>,
+    pub patience: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+/// Rows per label from which the cross-entropy recipe replaces the contrastive one: below it
+/// the in-batch cosine loss does better on held-out rows, above it end-to-end cross-entropy does
+/// (BENCHMARKS.md, "Choosing the recipe").
+pub const CE_FROM_ROWS_PER_LABEL: f64 = 40.0;
+
+/// Training steps a contrastive run gets at least: few-shot data would otherwise take a handful
+/// of steps an epoch.
+const MIN_CONTRASTIVE_STEPS: usize = 120;
+
+/// The recipe for `stats`, with the user's `settings` on top.
+pub fn recipe(stats: &DataStats, settings: &TrainSettings) -> TrainConfig {
+    let mut c = TrainConfig::default();
+    let loss = settings.loss.unwrap_or(if stats.per_label() >= CE_FROM_ROWS_PER_LABEL {
+        LossKind::Ce
+    } else {
+        LossKind::Cosine
+    });
+    c.loss = loss;
+    match loss {
+        LossKind::Ce => {
+            // LP-FT: the head starts at the fitted logistic regression, so a few epochs at a
+            // moderate rate move the encoder without first undoing it.
+            c.epochs = 4;
+            c.learning_rate = 1e-4;
+            c.balanced = false;
+        }
+        LossKind::Cosine | LossKind::Supcon => {
+            let per_epoch = stats.rows.div_ceil(c.batch_size).max(1);
+            c.epochs = MIN_CONTRASTIVE_STEPS.div_ceil(per_epoch).clamp(6, 30);
+        }
+        LossKind::Setfit => c.epochs = 1,
+    }
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = settings.$f { c.$f = v; } )* };
+    }
+    set!(
+        epochs,
+        learning_rate,
+        batch_size,
+        warmup_ratio,
+        weight_decay,
+        temperature,
+        setfit_iterations,
+        balanced,
+        patience,
+        seed
+    );
+    if settings.max_steps.is_some() {
+        c.max_steps = settings.max_steps;
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(rows: usize, labels: usize) -> DataStats {
+        DataStats {
+            rows,
+            labels,
+            min_per_label: rows / labels,
+            mean_words: 10.0,
+        }
+    }
+
+    #[test]
+    fn the_recipe_follows_the_data_and_the_user_wins() {
+        assert_eq!(recipe(&stats(8000, 77), &TrainSettings::default()).loss, LossKind::Ce);
+        let few = recipe(&stats(616, 77), &TrainSettings::default());
+        assert_eq!(few.loss, LossKind::Cosine);
+        assert!(few.epochs * 616usize.div_ceil(few.batch_size) >= MIN_CONTRASTIVE_STEPS);
+        let set = TrainSettings {
+            loss: Some(LossKind::Supcon),
+            epochs: Some(2),
+            seed: Some(9),
+            ..Default::default()
+        };
+        let c = recipe(&stats(8000, 77), &set);
+        assert_eq!((c.loss, c.epochs, c.seed), (LossKind::Supcon, 2, 9));
+    }
+}
