@@ -4,6 +4,7 @@ held-out test split, over several seeds. Every engine sees the same training row
 on the same test rows; attune takes its selection rows out of the training rows itself.
 
   python3 bench/matrix.py --sets demo,atis3,atis8,b77-8,b77-16,b77 --seeds 1,2,3 [--peers]
+  python3 bench/matrix.py --sets demo --seeds 1,2,3 -- --loss cosine   # a recipe variant
 
 One JSON line per run goes to --out (appended), and a Markdown table of means and spreads is
 printed at the end (also from earlier lines of --out with --table-only)."""
@@ -100,7 +101,10 @@ def table(lines):
     groups = defaultdict(list)
     order = []
     for r in lines:
-        key = (r["set"], r["engine"])
+        if r.get("flags") and not r["engine"].startswith("attune"):
+            continue  # the same split and base model as the run without flags
+        engine = r["engine"] + (f" `{r['flags']}`" if r.get("flags") and r["engine"].startswith("attune") else "")
+        key = (r["set"], engine)
         if key not in groups:
             order.append(key)
         groups[key].append(r)
@@ -134,6 +138,7 @@ def main():
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--peers", action="store_true", help="also run SetFit (needs .venv-bench)")
+    ap.add_argument("--peers-only", action="store_true", help="run SetFit alone (attune measured before)")
     ap.add_argument("--setfit-iterations", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "matrix.jsonl"))
     ap.add_argument("--table-only", action="store_true")
@@ -148,8 +153,8 @@ def main():
             for seed in [int(s) for s in a.seeds.split(",")]:
                 with tempfile.TemporaryDirectory() as work:
                     n_train, n_test = split(name, seed, work)
-                    results = run_attune(work, seed, a.threads, a.attune_flags)
-                    if a.peers:
+                    results = [] if a.peers_only else run_attune(work, seed, a.threads, a.attune_flags)
+                    if a.peers or a.peers_only:
                         results += run_setfit(work, seed, a.threads, a.setfit_iterations)
                     with open(a.out, "a") as f:
                         for r in results:

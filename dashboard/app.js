@@ -206,7 +206,7 @@ function field(id, label, attrs = {}, hint) {
 function settingsForm(ds, fileName) {
   const nick = fileName.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, 40);
   const loss = el("select", { id: "loss", name: "loss" },
-    el("option", { value: "" }, "Default (from the data)"),
+    el("option", { value: "" }, "Default (ce)"),
     el("option", { value: "ce" }, "ce: cross-entropy through a head trained with the encoder"),
     el("option", { value: "cosine" }, "cosine: in-batch label similarity"),
     el("option", { value: "supcon" }, "supcon: supervised contrastive"),
@@ -218,7 +218,7 @@ function settingsForm(ds, fileName) {
     el("details", {},
       el("summary", {}, "Advanced hyper-parameters"),
       el("div", { class: "grid2" },
-        field("epochs", "Epochs", { type: "number", min: "1", max: "100", placeholder: "from the data" }),
+        field("epochs", "Epochs", { type: "number", min: "1", max: "100", placeholder: "4" }),
         field("lr", "Learning rate", { type: "number", step: "any", min: "0", placeholder: "0.0001" }),
         field("batch", "Batch size", { type: "number", min: "4", max: "512", placeholder: "32" }),
         field("max_steps", "Max steps", { type: "number", min: "1", placeholder: "no limit" }),

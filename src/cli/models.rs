@@ -49,7 +49,13 @@ pub fn run(a: ModelsArgs) -> Result<(), CliError> {
                 "ID", "nickname", "status", "accuracy", "created"
             );
             for m in models {
-                let acc = m.metrics["finetuned"]["accuracy"]
+                // The test accuracy of the model the run kept (the base model when it won).
+                let kept = if m.metrics["selected"] == "base" {
+                    "baseline"
+                } else {
+                    "finetuned"
+                };
+                let acc = m.metrics[kept]["accuracy"]
                     .as_f64()
                     .map(|a| format!("{a:.4}"))
                     .unwrap_or_else(|| "-".into());

@@ -54,8 +54,8 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            loss: LossKind::Cosine,
-            epochs: 6,
+            loss: LossKind::Ce,
+            epochs: 4,
             learning_rate: 1e-4,
             batch_size: 32,
             max_steps: None,
@@ -63,7 +63,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             temperature: 0.1,
             setfit_iterations: 5,
-            balanced: true,
+            balanced: false,
             patience: 2,
             seed: 42,
         }
