@@ -166,9 +166,9 @@ pub(crate) fn print_outcome(o: &Outcome, json: bool) -> Result<(), CliError> {
     }
     let r = &o.recipe;
     println!(
-        "Trained in {:.0} s: {:?} loss, learning rate {:e}, batch {}, {} steps, {} epochs (best epoch {}), on {} rows.\n",
+        "Trained in {:.0} s: {} loss, learning rate {:e}, batch {}, {} steps, {} epochs (best epoch {}), on {} rows.\n",
         o.seconds,
-        r.loss,
+        r.loss.as_str(),
         r.learning_rate,
         r.batch_size,
         o.training.steps,

@@ -28,6 +28,18 @@ pub enum LossKind {
     Ce,
 }
 
+impl LossKind {
+    /// The name the CLI flag and the API take.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LossKind::Supcon => "supcon",
+            LossKind::Cosine => "cosine",
+            LossKind::Setfit => "setfit",
+            LossKind::Ce => "ce",
+        }
+    }
+}
+
 /// Training hyper-parameters, as [`recipe`] makes them from the data and the user's settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
