@@ -68,7 +68,7 @@ try {
   const rows = await page.locator("[data-testid=row-count]").innerText();
   check(rows === "360", `the review counts 360 rows (shows ${rows})`);
   const bars = await page.locator("[data-testid=label-bars] .bar").count();
-  check(bars === 4, `one bar per label (${bars})`);
+  check(bars === 6, `one bar per label (${bars})`);
   await shot(page, "04-review");
 
   // Settings, advanced folded away; start.
