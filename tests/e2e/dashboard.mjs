@@ -141,7 +141,10 @@ try {
   await phone.locator("[data-testid=metrics]").waitFor();
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `the model page fits a phone-width window (overflow ${overflow}px)`);
-  const clipped = await phone.evaluate(() => [...document.querySelectorAll(".table-wrap")].filter((w) => w.scrollWidth > w.clientWidth + 1).length);
+  // A confusion matrix grows with the labels (77 for Banking77) and scrolls inside its own box by
+  // design; the metric tables must fit.
+  const clipped = await phone.evaluate(() => [...document.querySelectorAll(".table-wrap")]
+    .filter((w) => !w.querySelector("table.confusion") && w.scrollWidth > w.clientWidth + 1).length);
   check(clipped === 0, `no metrics table needs sideways scrolling at phone width (${clipped} do)`);
   await shot(phone, "12-phone-metrics");
   await phone.goto(`${URL}/#/models`);
