@@ -166,16 +166,29 @@ struct Measured {
 }
 
 fn measure(enc: &Encoder, p: &Prepared, head_cfg: &HeadConfig, bs: usize) -> Result<Measured> {
-    let xt = enc.embed(&texts(&p.train), bs)?;
-    let xs = enc.embed(&texts(&p.select), bs)?;
+    let (head, select) = fit_head(enc, p, &p.train, head_cfg, bs)?;
     let xh = enc.embed(&texts(&p.test), bs)?;
-    let mut head = LogisticHead::fit(&xt, &ids(&p.train, &p.labels), &p.labels, head_cfg)?;
-    let ys = ids(&p.select, &p.labels);
-    head.calibrate(&xs, &ys)?;
-    let select = Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)?;
     let yh = ids(&p.test, &p.labels);
     let test = Metrics::compute(&p.labels, &yh, &head.predict_proba(&xh)?, &xh)?;
     Ok(Measured { head, select, test })
+}
+
+/// The head fitted on `train`, calibrated on the selection rows, and its selection-row metrics
+/// (no test rows are touched).
+fn fit_head(
+    enc: &Encoder,
+    p: &Prepared,
+    train: &[Example],
+    head_cfg: &HeadConfig,
+    bs: usize,
+) -> Result<(LogisticHead, Metrics)> {
+    let xt = enc.embed(&texts(train), bs)?;
+    let xs = enc.embed(&texts(&p.select), bs)?;
+    let mut head = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, head_cfg)?;
+    let ys = ids(&p.select, &p.labels);
+    head.calibrate(&xs, &ys)?;
+    let m = Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)?;
+    Ok((head, m))
 }
 
 /// Training rows the per-epoch score fits its head on at most: embedding all 8,000 training
@@ -190,23 +203,6 @@ fn scoring_rows(p: &Prepared, seed: u64) -> Vec<Example> {
     let f = SCORING_ROWS as f64 / p.train.len() as f64;
     let s = crate::data::stratified_split(&p.train, f, seed.wrapping_add(2));
     s.valid.iter().map(|i| p.train[*i].clone()).collect()
-}
-
-/// The selection-row score of an encoder during training, its head fitted on `train` (no test
-/// rows are touched).
-fn selection_score(
-    enc: &Encoder,
-    p: &Prepared,
-    train: &[Example],
-    head_cfg: &HeadConfig,
-    bs: usize,
-) -> Result<Metrics> {
-    let xt = enc.embed(&texts(train), bs)?;
-    let xs = enc.embed(&texts(&p.select), bs)?;
-    let mut head = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, head_cfg)?;
-    let ys = ids(&p.select, &p.labels);
-    head.calibrate(&xs, &ys)?;
-    Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)
 }
 
 /// Runs a fine-tune into `registry`.
@@ -352,7 +348,7 @@ impl Job<'_> {
                 bias: baseline.head.bias.clone(),
             }),
         };
-        let cfg = recipe(&DataStats::of(&data.texts, &data.labels, data.n_labels), &o.train);
+        let cfg = recipe(&DataStats { rows: data.texts.len() }, &o.train);
         let (report, curve) = self.train(enc, &data, &cfg, &dir, on)?;
         on(Progress::Stage("measuring the fine-tuned model"));
         let finetuned = measure(enc, p, &o.head, o.embed_batch_size)?;
@@ -406,7 +402,7 @@ impl Job<'_> {
         let mut curve = Vec::new();
         let scoring = scoring_rows(p, o.seed());
         let mut validate = |e: &Encoder| -> Result<f64> {
-            let m = selection_score(e, p, &scoring, &o.head, o.embed_batch_size)?;
+            let m = fit_head(e, p, &scoring, &o.head, o.embed_batch_size)?.1;
             pending.set(Some((start.elapsed().as_secs_f64(), m.accuracy, m.f1_macro)));
             Ok(score(&m))
         };

@@ -1,5 +1,5 @@
-//! The default recipe follows from the data: how many rows and labels there are (steps, and how
-//! many rows are held out; see `finetune`), and how long the texts are (like-length batches).
+//! The default recipe follows from the data: how many rows there are (steps, and how many rows
+//! are held out; see `finetune`), and how long the texts are (like-length batches).
 //! Whatever the user sets ([`TrainSettings`]) wins; the rest comes from [`recipe`]. The rules
 //! were chosen by measurement on held-out splits (`bench/matrix.sh`, results in BENCHMARKS.md).
 
@@ -7,39 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{LossKind, TrainConfig};
 
-/// What the recipe looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// What the recipe looks at: the training rows (the steps of the contrastive losses follow
+/// from them). How long the texts are shapes the batches (`ShuffledBatches`), and how many rows
+/// there are shapes the held-out parts (`finetune`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataStats {
-    /// Training rows (after the selection and test rows are held out).
     pub rows: usize,
-    pub labels: usize,
-    /// Rows of the smallest label.
-    pub min_per_label: usize,
-    /// Mean words per text.
-    pub mean_words: f64,
-}
-
-impl DataStats {
-    pub fn of(texts: &[&str], labels: &[usize], n_labels: usize) -> Self {
-        let mut counts = vec![0usize; n_labels];
-        for l in labels {
-            if let Some(c) = counts.get_mut(*l) {
-                *c += 1;
-            }
-        }
-        let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
-        DataStats {
-            rows: texts.len(),
-            labels: n_labels,
-            min_per_label: counts.iter().copied().min().unwrap_or(0),
-            mean_words: words as f64 / texts.len().max(1) as f64,
-        }
-    }
-
-    /// Mean training rows per label.
-    pub fn per_label(&self) -> f64 {
-        self.rows as f64 / self.labels.max(1) as f64
-    }
 }
 
 /// Training settings a user (CLI flag, API field) may set; `None` follows the recipe.
@@ -114,24 +87,19 @@ pub fn recipe(stats: &DataStats, settings: &TrainSettings) -> TrainConfig {
 mod tests {
     use super::*;
 
-    fn stats(rows: usize, labels: usize) -> DataStats {
-        DataStats {
-            rows,
-            labels,
-            min_per_label: rows / labels,
-            mean_words: 10.0,
-        }
+    fn stats(rows: usize) -> DataStats {
+        DataStats { rows }
     }
 
     #[test]
     fn the_recipe_follows_the_data_and_the_user_wins() {
-        assert_eq!(recipe(&stats(8000, 77), &TrainSettings::default()).loss, LossKind::Ce);
-        assert_eq!(recipe(&stats(616, 77), &TrainSettings::default()).loss, LossKind::Ce);
+        assert_eq!(recipe(&stats(8000), &TrainSettings::default()).loss, LossKind::Ce);
+        assert_eq!(recipe(&stats(616), &TrainSettings::default()).loss, LossKind::Ce);
         let cosine = TrainSettings {
             loss: Some(LossKind::Cosine),
             ..Default::default()
         };
-        let few = recipe(&stats(616, 77), &cosine);
+        let few = recipe(&stats(616), &cosine);
         assert!(few.balanced);
         assert!(few.epochs * 616usize.div_ceil(few.batch_size) >= MIN_CONTRASTIVE_STEPS);
         let set = TrainSettings {
@@ -140,7 +108,7 @@ mod tests {
             seed: Some(9),
             ..Default::default()
         };
-        let c = recipe(&stats(8000, 77), &set);
+        let c = recipe(&stats(8000), &set);
         assert_eq!((c.loss, c.epochs, c.seed), (LossKind::Supcon, 2, 9));
     }
 }
