@@ -62,6 +62,33 @@ pub enum Error {
     #[error("model {id} {reason}")]
     ModelState { id: String, reason: String },
 
+    /// A server's request named a model outside its registry and its allow-list.
+    #[error("no model {spec:?}: name a fine-tuned model by ID or nickname (GET /v1/models){}", if allowed.is_empty() { String::new() } else { format!(" or an allowed base model ({})", allowed.join(", ")) })]
+    ModelNotAllowed { spec: String, allowed: Vec<String> },
+
+    /// No stored dataset has this ID.
+    #[error("no dataset {id:?}; upload one first")]
+    DatasetNotFound { id: String },
+
+    /// No registry entry has this ID.
+    #[error("model {id} is not in the registry (see `attune models list --all`)")]
+    NotInRegistry { id: String },
+
+    /// Another live process trains this run; its lease says so.
+    #[error("model {id} is being trained by another process ({owner}); wait for it, or cancel it first")]
+    Leased { id: String, owner: String },
+
+    /// The run was cancelled on request; its checkpoint lets it resume.
+    #[error("model {id} was cancelled; resume it with `attune finetune --resume {id}` or remove it")]
+    Cancelled { id: String },
+
+    /// A training setting outside what can work, caught before anything loads.
+    #[error("{setting}: {reason}")]
+    Setting {
+        setting: crate::finetune::Setting,
+        reason: String,
+    },
+
     /// Training data that cannot be trained on.
     #[error("{}: {reason}", path.display())]
     Dataset { path: PathBuf, reason: String },

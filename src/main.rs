@@ -15,6 +15,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     attune::kernels::init_process();
     let args = cli::Cli::parse();
+    if !args.is_server() {
+        restore_sigpipe();
+    }
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -26,5 +29,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// A command whose output is piped into `head` stops quietly when the reader goes, as `cat`
+/// does, instead of panicking in `println!` (Rust ignores SIGPIPE by default). Not for the
+/// server, which must outlive any one client; sockets never raise SIGPIPE here (Rust sends
+/// with MSG_NOSIGNAL).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -147,13 +147,7 @@ pub fn locate(
         });
     }
     if spec.ends_with("-ft") && !p.exists() {
-        return Err(Error::ModelState {
-            id: spec.into(),
-            reason: format!(
-                "is not in the registry at {} (see `attune models list`)",
-                registry.home().display()
-            ),
-        });
+        return Err(Error::NotInRegistry { id: spec.into() });
     }
     Ok(Located::Encoder(crate::source::resolve_model(spec, sources)?))
 }

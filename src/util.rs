@@ -9,10 +9,7 @@ use crate::error::{Error, Result};
 /// Writes `path` by writing a temporary file beside it and renaming it into place.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".attune-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))?;
+    let mut tmp = builder(0o666).tempfile_in(dir).map_err(|e| Error::io(path, e))?;
     {
         let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
         write(&mut buf).map_err(|e| Error::io(path, e))?;
@@ -28,10 +25,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
 pub fn write_dir_atomic(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = parent_dir(dest);
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".attune-tmp-")
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    let tmp = builder(0o777).tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
     fill(tmp.path())?;
     let tmp = tmp.keep();
     if dest.exists() {
@@ -51,6 +45,53 @@ pub fn write_dir_atomic(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
         })?;
     }
     Ok(())
+}
+
+/// A piece of user data fit for a message: control characters escaped (a terminal shows no
+/// raw escape codes) and cut at `max` characters with how many more there were.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == max {
+            out.push_str(&format!("... ({} more characters)", s.chars().count() - max));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// At most `max_items` items, each an [`excerpt`], then "and N more".
+pub fn excerpt_list(items: &[impl AsRef<str>], max_items: usize, max_chars: usize) -> String {
+    let mut shown: Vec<String> = items
+        .iter()
+        .take(max_items)
+        .map(|i| excerpt(i.as_ref(), max_chars))
+        .collect();
+    if items.len() > max_items {
+        shown.push(format!("and {} more", items.len() - max_items));
+    }
+    shown.join(", ")
+}
+
+/// Temporary files and folders get the modes any new file or folder gets (`mode` less the
+/// umask), not tempfile's private 0600/0700: a model folder is as readable as the user's other
+/// files.
+fn builder(mode: u32) -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".attune-tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    b
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -73,6 +114,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_folders_get_the_umask_modes_not_private_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: umask only changes this process's mask for new files; read and restored.
+        let old = unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.json");
+        write_atomic(&f, |w| w.write_all(b"{}")).unwrap();
+        let d = dir.path().join("m");
+        write_dir_atomic(&d, |p| std::fs::write(p.join("x"), "1").map_err(|e| Error::io(p, e))).unwrap();
+        unsafe { libc::umask(old) };
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&f), 0o644);
+        assert_eq!(mode(&d), 0o755);
     }
 
     #[test]

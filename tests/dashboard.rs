@@ -64,7 +64,7 @@ fn the_whole_flow_in_a_browser() {
     // Slow steps, so a page that polls once a second sees the tiny model's progress move.
     let server = Server::start(
         home.path(),
-        &["--api-key", KEY],
+        &["--api-key", KEY, "--allow-model", model.path().to_str().unwrap()],
         &[("ATTUNE_FAULT_SLOW_STEP_MS", "120")],
     );
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");

@@ -15,9 +15,14 @@ const KEY: &str = "test-key-123";
 
 /// The test server: the real binary, with a key and a small body limit, so the oversized body
 /// of the limits test fits in the loopback socket buffers and the client reads the 413 instead
-/// of a reset.
+/// of a reset. The tests name tiny models by folder; `tests/hardening.rs` tests the closed
+/// surface that a server without `--allow-any-model` keeps.
 fn start_server(home: &Path, extra_env: &[(&str, &str)]) -> Server {
-    Server::start(home, &["--api-key", KEY, "--max-body-kb", "64"], extra_env)
+    Server::start(
+        home,
+        &["--api-key", KEY, "--max-body-kb", "64", "--allow-any-model"],
+        extra_env,
+    )
 }
 
 fn agent() -> ureq::Agent {

@@ -49,6 +49,13 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+impl Cli {
+    /// Whether this is `attune serve`, which must outlive its clients.
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed(a) => embed::run(a),
@@ -66,12 +73,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// An error of the CLI: the library's, or an I/O error writing output.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error(transparent)]
+    #[error("{}", for_cli(.0))]
     Attune(#[from] Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+}
+
+/// The library's message, with settings named by their flag.
+fn for_cli(e: &Error) -> String {
+    match e {
+        Error::Setting { setting, reason } => format!("{}: {reason}", setting.flag()),
+        e => e.to_string(),
+    }
 }
 
 impl CliError {

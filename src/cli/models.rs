@@ -1,4 +1,4 @@
-//! `attune models list|show|rm`: the registry.
+//! `attune models list|show|rm|cancel`: the registry.
 
 use clap::{Args, Subcommand};
 
@@ -21,8 +21,11 @@ enum ModelsCommand {
     },
     /// Show one model's record and manifest.
     Show { model: String },
-    /// Remove a model and its folder.
+    /// Remove a model and its folder (a run in training: cancel it first).
     Rm { model: String },
+    /// Stop a run in training, whichever process trains it: it stops at its next step with a
+    /// checkpoint and becomes CANCELLED (`attune finetune --resume ID` continues it).
+    Cancel { model: String },
 }
 
 pub fn run(a: ModelsArgs) -> Result<(), CliError> {
@@ -73,10 +76,9 @@ pub fn run(a: ModelsArgs) -> Result<(), CliError> {
         ModelsCommand::Show { model } => {
             let rec = match reg.find(&model) {
                 Ok(Some(r)) => r,
-                Ok(None) => reg.get_any(&model)?.ok_or_else(|| attune::Error::ModelState {
-                    id: model.clone(),
-                    reason: "is not in the registry (see `attune models list --all`)".into(),
-                })?,
+                Ok(None) => reg
+                    .get_any(&model)?
+                    .ok_or_else(|| attune::Error::NotInRegistry { id: model.clone() })?,
                 Err(e) => match reg.get_any(&model)? {
                     Some(r) => r,
                     None => return Err(e.into()),
@@ -96,6 +98,22 @@ pub fn run(a: ModelsArgs) -> Result<(), CliError> {
             };
             let r = reg.remove(&id)?;
             println!("removed {} ({})", r.id, r.name.as_deref().unwrap_or("no nickname"));
+        }
+        ModelsCommand::Cancel { model } => {
+            if reg.request_cancel(&model)? {
+                println!("cancelled {model}");
+            } else if reg
+                .get_any(&model)?
+                .is_some_and(|r| r.status == attune::registry::Status::Finetuning)
+            {
+                println!("cancelling {model}: it stops at its next step and becomes CANCELLED");
+            } else {
+                return Err(attune::Error::ModelState {
+                    id: model,
+                    reason: "is not queued or training; nothing to cancel".into(),
+                }
+                .into());
+            }
         }
     }
     Ok(())

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use attune::data::review::{review, ModelView, ReviewOptions, Severity};
+use attune::data::review::{ReviewOptions, Severity};
+use attune::data::review_with_model;
 use attune::data::Dataset;
 
 use super::columns::Columns;
@@ -37,21 +38,8 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
         min_rows: a.min_rows,
         ..Default::default()
     };
-    let (tokens, emb, limit);
-    let view = if a.no_model {
-        ModelView::default()
-    } else {
-        let enc = load_encoder(&a.base)?;
-        let texts: Vec<&str> = ds.examples.iter().map(|e| e.text.as_str()).collect();
-        tokens = enc.tokenizer().untruncated_lengths(&texts)?;
-        limit = enc.max_seq_length();
-        emb = enc.embed(&texts, 64)?;
-        ModelView {
-            tokens: Some((&tokens, limit)),
-            embeddings: Some(&emb),
-        }
-    };
-    let r = review(&ds, &opts, view)?;
+    let enc = if a.no_model { None } else { Some(load_encoder(&a.base)?) };
+    let r = review_with_model(&ds, &opts, enc.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).map_err(std::io::Error::other)?);
         return Ok(());

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use attune::server::{serve, Limits, ServerConfig};
+use attune::server::{serve, AllowList, Limits, ServerConfig};
 
 use super::{source_options, CliError};
 
@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// Do not run fine-tuning jobs in this process.
     #[arg(long)]
     no_jobs: bool,
+    /// A base model that requests may name besides the registry's models (repeat the flag; a
+    /// Hub id or a folder). The default model is always allowed.
+    #[arg(long = "allow-model", env = "ATTUNE_ALLOW_MODELS", value_delimiter = ',')]
+    allow_models: Vec<String>,
+    /// Let requests name any folder on this machine or any Hub id (only for a trusted network).
+    #[arg(long)]
+    allow_any_model: bool,
 }
 
 pub fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -53,6 +60,12 @@ pub fn run(a: ServeArgs) -> Result<(), CliError> {
         },
         cache_bytes: a.cache_mb << 20,
         jobs: !a.no_jobs,
+        allow: {
+            let mut allow = AllowList::default();
+            allow.models.extend(a.allow_models.iter().map(|m| m.trim().to_string()));
+            allow.any = a.allow_any_model;
+            allow
+        },
     };
     let keys = cfg.api_keys.len();
     serve(cfg, source_options(), |addr| {

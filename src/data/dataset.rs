@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ pub const TEXT_COLUMNS: &[&str] = &["text", "query", "sentence"];
 pub const LABEL_COLUMNS: &[&str] = &["label", "intent", "category"];
 
 /// One labelled row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     pub text: String,
     pub label: String,
@@ -26,7 +26,7 @@ pub struct Example {
 }
 
 /// A row that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadRow {
     pub line: usize,
     pub reason: String,
@@ -119,11 +119,42 @@ fn sniff(bytes: &[u8], delimiter: u8) -> u8 {
     }
 }
 
+/// 1-based line numbers of byte offsets, counted on `\n` alone so that CRLF and LF files
+/// number their lines alike, and a quoted field over several lines counts them all.
+struct Lines {
+    newlines: Vec<usize>,
+}
+
+impl Lines {
+    fn new(bytes: &[u8]) -> Self {
+        Lines {
+            newlines: bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    fn of(&self, byte: usize) -> usize {
+        self.newlines.partition_point(|&n| n < byte) + 1
+    }
+
+    /// The offset just past the line that holds `byte`.
+    fn next_line_start(&self, byte: usize, len: usize) -> usize {
+        let i = self.newlines.partition_point(|&n| n < byte);
+        self.newlines.get(i).map_or(len, |n| n + 1)
+    }
+}
+
 fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Result<Dataset> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(bytes);
+    let builder = || {
+        let mut b = csv::ReaderBuilder::new();
+        b.delimiter(delimiter).flexible(true);
+        b
+    };
+    let mut rdr = builder().from_reader(bytes);
     let headers = rdr
         .byte_headers()
         .map_err(|e| Error::input(path, Some(1), format!("cannot read the header: {e}")))?
@@ -132,51 +163,83 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
-    let ti = find_column(
-        path,
-        &headers,
-        opts.text_column.as_deref(),
-        TEXT_COLUMNS,
-        "text",
-        "--text-column",
-    )?;
-    let li = find_column(
-        path,
-        &headers,
-        opts.label_column.as_deref(),
-        LABEL_COLUMNS,
-        "label",
-        "--label-column",
-    )?;
+    let column = |wanted: &Option<String>, names: &[&str], what: &str, flag: &str| {
+        find_column(path, &headers, wanted.as_deref(), names, what, flag)
+    };
+    let ti = column(&opts.text_column, TEXT_COLUMNS, "text", "--text-column")?;
+    let li = column(&opts.label_column, LABEL_COLUMNS, "label", "--label-column")?;
     let mut ds = Dataset::from_examples(path, Vec::new());
     ds.text_column = headers[ti].clone();
     ds.label_column = headers[li].clone();
+    let lines = Lines::new(bytes);
+    // Rows are read from `start`; after a quote left open the reading starts again on the
+    // line after it, so one stray quote loses one row, not the rest of the file.
+    let mut start = rdr.position().byte() as usize;
+    while start < bytes.len() {
+        start = read_rows(
+            bytes,
+            start,
+            &lines,
+            builder().has_headers(false),
+            (ti, li, headers.len()),
+            &mut ds,
+        );
+    }
+    Ok(ds)
+}
+
+/// Reads rows from `start` to the end, or up to a quote left open; returns where to go on.
+fn read_rows(
+    bytes: &[u8],
+    start: usize,
+    lines: &Lines,
+    builder: &csv::ReaderBuilder,
+    (ti, li, width): (usize, usize, usize),
+    ds: &mut Dataset,
+) -> usize {
+    let mut rdr = builder.from_reader(&bytes[start..]);
     let mut rec = csv::ByteRecord::new();
     loop {
-        let line = rdr.position().line() as usize;
+        let at = start + rdr.position().byte() as usize;
         match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
+            Ok(false) => return bytes.len(),
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+                let byte = e.position().map_or(at, |p| start + p.byte() as usize);
                 ds.bad_rows.push(BadRow {
-                    line,
+                    line: lines.of(byte),
                     reason: format!("malformed CSV: {e}"),
                 });
                 continue;
             }
         }
-        let line = rec.position().map_or(line, |p| p.line() as usize);
+        let mut begin = rec.position().map_or(at, |p| start + p.byte() as usize);
+        // The reader's record position can sit on the line ending before the row (CRLF files
+        // ended the header at its "\r"): the row begins after it.
+        while begin < bytes.len() && matches!(bytes[begin], b'\r' | b'\n') {
+            begin += 1;
+        }
+        let end = start + rdr.position().byte() as usize;
+        let (line, last) = (lines.of(begin), lines.of(end.saturating_sub(1).max(begin)));
         if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
-        if rec.len() != headers.len() {
+        let multiline = last > line;
+        if multiline && (rec.len() != width || rec[li].contains(&b'\n')) && bytes[begin..end].contains(&b'"') {
             ds.bad_rows.push(BadRow {
                 line,
                 reason: format!(
-                    "{} fields where the header has {} (quote fields that hold the delimiter)",
+                    "a quote opened on this line is not closed until line {last}, so lines {line}-{last} read as one row: close the quote, or write a quote inside a quoted field as two (\"\")"
+                ),
+            });
+            return lines.next_line_start(begin, bytes.len());
+        }
+        if rec.len() != width {
+            ds.bad_rows.push(BadRow {
+                line,
+                reason: format!(
+                    "{} fields where the header has {width} (quote fields that hold the delimiter)",
                     rec.len(),
-                    headers.len()
                 ),
             });
             continue;
@@ -188,9 +251,8 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
             });
             continue;
         };
-        push(&mut ds, text, label, line);
+        push(ds, text, label, line);
     }
-    Ok(ds)
 }
 
 fn push(ds: &mut Dataset, text: &str, label: &str, line: usize) {
@@ -317,6 +379,56 @@ mod tests {
         assert_eq!(ds.examples.len(), 2);
         let ds = load("a.jsonl", b"{\"text\": \"a\", \"label\": \"x\"}\n{oops\n").unwrap();
         assert_eq!(ds.bad_rows[0].line, 2);
+    }
+
+    #[test]
+    fn crlf_files_number_their_lines_like_lf_files() {
+        let lf = load(
+            "a.csv",
+            b"text,label\nok,a\ntoo,many,fields\n\"two\nlines\",b\nlast,b\n",
+        )
+        .unwrap();
+        let crlf = load(
+            "a.csv",
+            b"text,label\r\nok,a\r\ntoo,many,fields\r\n\"two\r\nlines\",b\r\nlast,b\r\n",
+        )
+        .unwrap();
+        for ds in [&lf, &crlf] {
+            let lines: Vec<usize> = ds.examples.iter().map(|e| e.line).collect();
+            assert_eq!(lines, vec![2, 4, 6], "{:?}", ds.examples);
+            assert_eq!(ds.bad_rows[0].line, 3);
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_costs_its_row_only_and_is_named() {
+        let mut csv = String::from("text,label\n");
+        for i in 2..=11 {
+            csv.push_str(&format!("row {i},a\n"));
+        }
+        csv.push_str("\"broken row,b\nrow 13,b\nrow 14,a\n");
+        let ds = load("a.csv", csv.as_bytes()).unwrap();
+        let lines: Vec<usize> = ds.examples.iter().map(|e| e.line).collect();
+        assert!(lines.contains(&13) && lines.contains(&14), "{lines:?}");
+        assert_eq!(ds.bad_rows.len(), 1, "{:?}", ds.bad_rows);
+        assert_eq!(ds.bad_rows[0].line, 12);
+        assert!(
+            ds.bad_rows[0].reason.contains("quote opened on this line"),
+            "{:?}",
+            ds.bad_rows[0]
+        );
+    }
+
+    #[test]
+    fn a_huge_or_binary_header_gives_a_short_printable_error() {
+        let mut header = "x".repeat(5_000_000);
+        header.push_str(",\u{1b}[31mred\u{7},y\n");
+        let e = load("a.csv", format!("{header}a,b,c\n").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 2_000, "{} bytes", e.len());
+        assert!(!e.chars().any(|c| c.is_control() && c != '\n'), "{e:?}");
+        assert!(e.contains("--text-column"), "{e}");
     }
 
     #[test]

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Example};
 use crate::error::Result;
 
 /// How serious a problem is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Training cannot start until it is fixed.
@@ -22,9 +22,9 @@ pub enum Severity {
 }
 
 /// One problem found, with the lines it concerns and what to do.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Problem {
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     pub severity: Severity,
     pub message: String,
     pub fix: String,
@@ -68,7 +68,7 @@ impl Default for ReviewOptions {
 }
 
 /// One label and its row count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabelCount {
     pub label: String,
     pub count: usize,
@@ -77,7 +77,7 @@ pub struct LabelCount {
 }
 
 /// The review of a dataset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Review {
     pub path: String,
     pub sha256: String,
@@ -156,7 +156,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             .map(|b| format!("line {}: {}", b.line, b.reason))
             .collect();
         problems.push(Problem {
-            kind: "unreadable_rows",
+            kind: "unreadable_rows".into(),
             severity: Severity::Warning,
             message: format!("{} rows could not be read and are skipped ({})", ds.bad_rows.len(), detail.join("; ")),
             fix: "Fix these lines: save the file as UTF-8, quote fields that contain the delimiter, give every row a label.".into(),
@@ -165,7 +165,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     }
     if ds.examples.len() < opts.min_rows {
         problems.push(Problem {
-            kind: "too_few_rows",
+            kind: "too_few_rows".into(),
             severity: Severity::Warning,
             message: format!(
                 "{} rows; at least {} are recommended (the hosted reference refuses fewer)",
@@ -179,14 +179,15 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     let small: Vec<(&String, &usize)> = counts.iter().filter(|(_, c)| **c < opts.min_per_label).collect();
     if !small.is_empty() {
         let names: Vec<String> = small.iter().map(|(l, c)| format!("{l} ({c})")).collect();
+        let names = crate::util::excerpt_list(&names, 20, 60);
         problems.push(Problem {
-            kind: "small_labels",
+            kind: "small_labels".into(),
             severity: Severity::Warning,
             message: format!(
                 "{} label(s) with fewer than {} rows are dropped from training: {}",
                 small.len(),
                 opts.min_per_label,
-                names.join(", ")
+                names
             ),
             fix: format!(
                 "Give each of these labels at least {} rows, or merge it into another label.",
@@ -203,7 +204,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     let trainable_labels = usable_counts.len();
     if trainable_labels < 2 {
         problems.push(Problem {
-            kind: "too_few_labels",
+            kind: "too_few_labels".into(),
             severity: Severity::Blocking,
             message: format!(
                 "{trainable_labels} label(s) with at least {} usable rows; a classifier needs at least 2",
@@ -237,7 +238,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     if !dup_groups.is_empty() {
         let extra: usize = dup_groups.iter().map(|g| g.len() - 1).sum();
         problems.push(Problem {
-            kind: "duplicates",
+            kind: "duplicates".into(),
             severity: Severity::Warning,
             message: format!("{} texts appear more than once with the same label ({extra} extra rows); training keeps the first of each", dup_groups.len()),
             fix: "Remove the repeated rows; repeats weigh a text twice and can leak into the validation split.".into(),
@@ -246,7 +247,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     }
     if !conflict_groups.is_empty() {
         problems.push(Problem {
-            kind: "conflicting_labels",
+            kind: "conflicting_labels".into(),
             severity: Severity::Warning,
             message: format!(
                 "{} texts appear under more than one label; training leaves them out",
@@ -264,7 +265,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
         .collect();
     if !empty.is_empty() {
         problems.push(Problem {
-            kind: "empty_texts",
+            kind: "empty_texts".into(),
             severity: Severity::Warning,
             message: format!("{} rows have an empty text and are left out", empty.len()),
             fix: "Fill in the text of these rows or delete them.".into(),
@@ -281,7 +282,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             .collect();
         if !long.is_empty() {
             problems.push(Problem {
-                kind: "truncated_texts",
+                kind: "truncated_texts".into(),
                 severity: Severity::Info,
                 message: format!(
                     "{} texts are longer than the model's {limit} tokens; only the first {limit} are used",
@@ -306,7 +307,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
         let ratio = max_c as f64 / min_c.max(1) as f64;
         if ratio > opts.imbalance_ratio {
             problems.push(Problem {
-                kind: "class_imbalance",
+                kind: "class_imbalance".into(),
                 severity: Severity::Warning,
                 message: format!("labels are imbalanced: {max_l} has {max_c} rows, {min_l} has {min_c} ({ratio:.0}x)"),
                 fix: "More rows for the smallest labels help most; attune samples classes evenly and weights the head by class, so training still sees them.".into(),
@@ -388,7 +389,7 @@ fn embedding_checks(ds: &Dataset, emb: &[Vec<f32>], opts: &ReviewOptions, proble
     if !suspects.is_empty() {
         let shown: Vec<&str> = suspects.iter().take(5).map(String::as_str).collect();
         problems.push(Problem {
-            kind: "possible_mislabels",
+            kind: "possible_mislabels".into(),
             severity: Severity::Info,
             message: format!(
                 "{} rows may be mislabelled: their nearest neighbours (base model embeddings) agree on another label. {}",
@@ -401,7 +402,7 @@ fn embedding_checks(ds: &Dataset, emb: &[Vec<f32>], opts: &ReviewOptions, proble
     }
     if !near.is_empty() {
         problems.push(Problem {
-            kind: "near_duplicates",
+            kind: "near_duplicates".into(),
             severity: Severity::Info,
             message: format!(
                 "{} pairs of different texts are near-duplicates (cosine >= {})",

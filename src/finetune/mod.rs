@@ -7,6 +7,7 @@
 mod prepare;
 mod select;
 mod store;
+mod validate;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use crate::encoder::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::head::{HeadConfig, LogisticHead};
-use crate::registry::Registry;
+use crate::registry::{Heartbeat, Registry};
 use crate::source::{resolve_model, SourceOptions};
 use crate::train::{
     recipe, train, DataStats, Event, HeadInit, RunSetup, TrainConfig, TrainData, TrainReport, TrainSettings,
@@ -27,6 +28,7 @@ use crate::train::{
 pub use prepare::RowsUsed;
 pub use select::{score, Candidate, Selection};
 pub use store::{HELD_OUT_FILE, SELECTION_FILE};
+pub use validate::Setting;
 
 use prepare::{prepare, Prepared};
 
@@ -212,7 +214,19 @@ pub fn finetune(
     sources: &SourceOptions,
     on: &mut dyn FnMut(Progress),
 ) -> Result<Outcome> {
+    o.validate()?;
     run(o, None, registry, sources, on)
+}
+
+/// Queues a run for a job runner (the server's, or any process's): the settings are checked
+/// here, before anything loads, and the data file's hash is recorded so a resumed run can tell
+/// whether the file changed.
+pub fn enqueue(o: &FinetuneOptions, registry: &Registry) -> Result<String> {
+    o.validate()?;
+    let bytes = std::fs::read(&o.data).map_err(|e| Error::io(&o.data, e))?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let params = serde_json::to_value(o).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    registry.enqueue(o.name.as_deref(), &o.base, &sha, &params)
 }
 
 /// Resumes the interrupted or failed run `id` from its last checkpoint, or starts a queued one.
@@ -223,10 +237,9 @@ pub fn resume(
     sources: &SourceOptions,
     on: &mut dyn FnMut(Progress),
 ) -> Result<Outcome> {
-    let rec = registry.get_any(id)?.ok_or_else(|| Error::ModelState {
-        id: id.into(),
-        reason: "is not in the registry (see `attune models list --all`)".into(),
-    })?;
+    let rec = registry
+        .get_any(id)?
+        .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
     if rec.status == crate::registry::Status::Ready {
         return Err(Error::ModelState {
             id: id.into(),
@@ -249,19 +262,31 @@ pub fn resume(
         reason: format!("cannot be resumed: {e}"),
     })?;
     options.control = control;
-    registry.restart(id)?;
-    run(
+    let owner = crate::registry::owner_id();
+    registry.claim(id, owner)?;
+    // The lease is renewed from the claim on: loading and the baseline can outlast a term.
+    let own = options.control.child();
+    let heartbeat = Heartbeat::start(registry.home(), id, owner, own.clone());
+    options.control = own;
+    let result = run(
         &options,
-        Some((id.to_string(), rec.dataset_sha256)),
+        Some((id.to_string(), rec.dataset_sha256, heartbeat)),
         registry,
         sources,
         on,
-    )
+    );
+    // Failures before training started still end the claim, so the run is not retried forever.
+    match &result {
+        Err(Error::Interrupted(_)) => registry.release(id, owner)?,
+        Err(Error::Leased { .. } | Error::Cancelled { .. }) | Ok(_) => {}
+        Err(e) => registry.fail(id, Some(owner), &e.to_string())?,
+    }
+    result
 }
 
 fn run(
     o: &FinetuneOptions,
-    resuming: Option<(String, String)>,
+    resuming: Option<(String, String, Heartbeat)>,
     registry: &mut Registry,
     sources: &SourceOptions,
     on: &mut dyn FnMut(Progress),
@@ -269,7 +294,7 @@ fn run(
     let start = Instant::now();
     on(Progress::Stage("loading data"));
     let p = prepare(o)?;
-    if let Some((id, sha)) = &resuming {
+    if let Some((id, sha, _)) = &resuming {
         if *sha != p.dataset_sha256 {
             return Err(Error::ModelState {
                 id: id.clone(),
@@ -286,29 +311,53 @@ fn run(
     on(Progress::Stage("measuring the base model (baseline)"));
     let baseline = measure(&enc, &p, &o.head, o.embed_batch_size)?;
     let params = serde_json::to_value(o).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    let id = match &resuming {
-        Some((id, _)) => id.clone(),
-        None => registry.begin(o.name.as_deref(), &o.base, &p.dataset_sha256, &params)?,
+    let owner = crate::registry::owner_id();
+    let is_resume = resuming.is_some();
+    // A new run's own control: a cancellation stops this run and nothing else.
+    let mut own = o.clone();
+    let (id, heartbeat) = match resuming {
+        Some((id, _, heartbeat)) => (id, heartbeat),
+        None => {
+            let id = registry.begin(o.name.as_deref(), &o.base, &p.dataset_sha256, &params, owner)?;
+            own.control = o.control.child();
+            let heartbeat = Heartbeat::start(registry.home(), &id, owner, own.control.clone());
+            (id, heartbeat)
+        }
     };
     on(Progress::Started { model_id: &id });
     let job = Job {
-        o,
+        o: &own,
         p: &p,
         id: &id,
         base_dir: &base.dir,
-        resuming: resuming.is_some(),
+        resuming: is_resume,
         start,
     };
     let result = job.train_select_save(&enc, baseline, registry, on);
+    let (cancelled, lost) = (heartbeat.cancelled(), heartbeat.lost());
+    drop(heartbeat);
     match result {
+        // Another process holds the run now: leave its row and folder to it.
+        _ if lost => Err(Error::Leased {
+            id: id.clone(),
+            owner: "another process took it over".into(),
+        }),
         Ok(outcome) => {
-            registry.complete(&id, &store::registry_metrics(&outcome)?)?;
+            registry.complete(&id, owner, &store::registry_metrics(&outcome)?)?;
             Ok(outcome)
         }
-        // A requested stop leaves the run FINETUNING, so it resumes from its checkpoint.
-        Err(e @ Error::Interrupted(_)) => Err(e),
+        Err(Error::Interrupted(_)) if cancelled => {
+            registry.cancelled(&id, owner)?;
+            Err(Error::Cancelled { id })
+        }
+        // A requested stop leaves the run FINETUNING with its lease given up, so the next
+        // start resumes it from its checkpoint at once.
+        Err(e @ Error::Interrupted(_)) => {
+            registry.release(&id, owner)?;
+            Err(e)
+        }
         Err(e) => {
-            let _ = registry.fail(&id, &e.to_string());
+            let _ = registry.fail(&id, Some(owner), &e.to_string());
             Err(e)
         }
     }

@@ -187,6 +187,34 @@ impl LogisticHead {
         Ok(())
     }
 
+    /// What a usable head must be: two labels or more, sizes that match, finite numbers and a
+    /// positive temperature (0 made every confidence NaN).
+    fn check(&self) -> std::result::Result<(), String> {
+        let k = self.labels.len();
+        if k < 2 {
+            return Err(format!("the head has {k} labels; it needs at least 2"));
+        }
+        if self.dim == 0 || self.weights.len() != k * self.dim || self.bias.len() != k {
+            return Err(format!(
+                "the head's sizes do not match: {} labels, dim {}, {} weights, {} biases",
+                k,
+                self.dim,
+                self.weights.len(),
+                self.bias.len()
+            ));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!(
+                "the head's temperature is {}; it must be above 0",
+                self.temperature
+            ));
+        }
+        if self.weights.iter().chain(&self.bias).any(|v| !v.is_finite()) {
+            return Err("the head holds a weight that is not a finite number".into());
+        }
+        Ok(())
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::util::write_atomic(path, |w| serde_json::to_writer(w, self).map_err(std::io::Error::other))
     }
@@ -197,12 +225,10 @@ impl LogisticHead {
             path: path.into(),
             source,
         })?;
-        if head.weights.len() != head.labels.len() * head.dim || head.bias.len() != head.labels.len() {
-            return Err(Error::Weights {
-                path: path.into(),
-                reason: "head sizes do not match its labels".into(),
-            });
-        }
+        head.check().map_err(|reason| Error::Weights {
+            path: path.into(),
+            reason: format!("{reason}; fine-tune the model again or restore its head.json"),
+        })?;
         Ok(head)
     }
 }

@@ -85,7 +85,7 @@ pub fn find_column(
             Some(1),
             format!(
                 "{looked}; the header has {}. Name the column with {flag}",
-                headers.join(", ")
+                crate::util::excerpt_list(headers, 20, 60)
             ),
         )
     })

@@ -77,8 +77,56 @@ document.addEventListener("mousemove", e => {
 "##;
 
 pub(super) fn render(map: &EmbeddingMap) -> Result<String> {
-    // Inside a <script> element only "</" can end it early; escape it.
-    let data = json(map).to_string().replace("</", "<\\/");
+    // Inside a <script> element "</script" ends it and "<!--" changes how the rest is parsed
+    // (a text holding it left a blank page): no "<" reaches the page raw. In JSON "<" only
+    // occurs inside strings, where \u003c means the same.
+    let data = json(map).to_string().replace('<', "\\u003c");
     let colors = serde_json::Value::from(super::hex_colors(map.labels.len())).to_string();
-    Ok(TEMPLATE.replace("__DATA__", &data).replace("__COLORS__", &colors))
+    // The data goes in last, so a text that holds "__COLORS__" stays a text.
+    Ok(TEMPLATE.replace("__COLORS__", &colors).replace("__DATA__", &data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EmbeddingMap, MapPoint, Method, Panel};
+    use super::*;
+
+    #[test]
+    fn texts_that_look_like_markup_stay_inside_the_data() {
+        let nasty = "a <!-- b </script><script>alert(1)</script> __COLORS__";
+        let panel = Panel {
+            model: "m".into(),
+            points: vec![MapPoint {
+                x: 0.0,
+                y: 1.0,
+                label: "x".into(),
+                text: nasty.into(),
+            }],
+            silhouette: 0.0,
+            silhouette_full: 0.0,
+            explained_variance: vec![],
+        };
+        let map = EmbeddingMap {
+            method: Method::Pca,
+            baseline: panel.clone(),
+            finetuned: panel,
+            labels: vec!["x".into()],
+            total_rows: 1,
+            drawn_rows: 1,
+        };
+        let page = render(&map).unwrap();
+        let start = page.find(r#"<script id="data" type="application/json">"#).unwrap();
+        let data = &page[start..];
+        let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+        assert!(!data.contains('<'), "{data}");
+        // The data still parses and holds the text unchanged.
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert!(v.to_string().contains("__COLORS__"));
+        assert!(v.to_string().contains("<!-- b </script>"), "{v}");
+        assert_eq!(
+            page.matches("<script").count(),
+            2,
+            "no script element was opened by the text"
+        );
+    }
 }

@@ -4,6 +4,15 @@
 //! folder is complete is it renamed to `models/<id>` and the row set to `READY` in one
 //! transaction. Listing shows `READY` models, so a crash or kill mid-training never lists a half
 //! model, and the partial folder holds the checkpoints that `--resume` continues from.
+//!
+//! A run in training is owned: its row holds the owner's id and a lease that the owner renews
+//! (see [`lease`]); nobody else touches a run whose lease is live.
+
+mod datasets;
+mod lease;
+
+pub use datasets::DatasetRecord;
+pub use lease::{lease_seconds, owner_id, Heartbeat, Renewal};
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +30,8 @@ pub enum Status {
     Finetuning,
     Ready,
     Failed,
+    /// Stopped on request, with its checkpoint; `--resume` continues it.
+    Cancelled,
 }
 
 impl Status {
@@ -30,6 +41,7 @@ impl Status {
             Status::Finetuning => "FINETUNING",
             Status::Ready => "READY",
             Status::Failed => "FAILED",
+            Status::Cancelled => "CANCELLED",
         }
     }
 
@@ -39,6 +51,7 @@ impl Status {
             "FINETUNING" | "TRAINING" => Some(Status::Finetuning),
             "READY" => Some(Status::Ready),
             "FAILED" => Some(Status::Failed),
+            "CANCELLED" => Some(Status::Cancelled),
             _ => None,
         }
     }
@@ -60,6 +73,12 @@ pub struct ModelRecord {
     pub progress: serde_json::Value,
     /// The model's folder (for a model still training, its partial folder).
     pub path: PathBuf,
+    /// The process that trains the run, while it does.
+    pub owner: Option<String>,
+    /// When the owner's lease ends unless renewed (milliseconds since the Unix epoch).
+    pub lease_expires: Option<i64>,
+    /// A cancellation was asked for; the owner stops at its next step.
+    pub cancel_requested: bool,
 }
 
 /// The registry.
@@ -114,11 +133,17 @@ impl Registry {
              );",
         )
         .map_err(|e| db_err(&db, e))?;
-        // Registries made before the progress column existed get it now.
-        let has_progress = conn.prepare("SELECT progress FROM models LIMIT 0").is_ok();
-        if !has_progress {
-            conn.execute_batch("ALTER TABLE models ADD COLUMN progress TEXT;")
-                .map_err(|e| db_err(&db, e))?;
+        // Registries made before a column existed get it now.
+        for (column, ty) in [
+            ("progress", "TEXT"),
+            ("owner", "TEXT"),
+            ("lease_expires", "INTEGER"),
+            ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+        ] {
+            if conn.prepare(&format!("SELECT {column} FROM models LIMIT 0")).is_err() {
+                conn.execute_batch(&format!("ALTER TABLE models ADD COLUMN {column} {ty};"))
+                    .map_err(|e| db_err(&db, e))?;
+            }
         }
         Ok(Registry {
             home: home.to_path_buf(),
@@ -148,14 +173,22 @@ impl Registry {
         self.home.join("models").join(format!("{id}.partial"))
     }
 
-    /// Starts a run: a new `<uuid>-ft` id, a `FINETUNING` row and an empty partial folder.
-    pub fn begin(&self, name: Option<&str>, base: &str, sha256: &str, params: &serde_json::Value) -> Result<String> {
-        self.insert(name, base, sha256, params, Status::Finetuning)
+    /// Starts a run owned by `owner`: a new `<uuid>-ft` id, a `FINETUNING` row with a live
+    /// lease, and an empty partial folder.
+    pub fn begin(
+        &self,
+        name: Option<&str>,
+        base: &str,
+        sha256: &str,
+        params: &serde_json::Value,
+        owner: &str,
+    ) -> Result<String> {
+        self.insert(name, base, sha256, params, Some(owner))
     }
 
-    /// Queues a run for the job runner: a `QUEUED` row with a new id.
+    /// Queues a run for the job runner: a `QUEUED` row with a new id and no owner.
     pub fn enqueue(&self, name: Option<&str>, base: &str, sha256: &str, params: &serde_json::Value) -> Result<String> {
-        self.insert(name, base, sha256, params, Status::Queued)
+        self.insert(name, base, sha256, params, None)
     }
 
     fn insert(
@@ -164,15 +197,21 @@ impl Registry {
         base: &str,
         sha256: &str,
         params: &serde_json::Value,
-        status: Status,
+        owner: Option<&str>,
     ) -> Result<String> {
         let id = format!("{}-ft", uuid::Uuid::new_v4());
         let dir = self.partial_dir(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let status = if owner.is_some() {
+            Status::Finetuning
+        } else {
+            Status::Queued
+        };
+        let expires = owner.map(|_| lease::expiry());
         self.conn
             .execute(
-                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, name, base, sha256, params.to_string(), chrono::Utc::now().to_rfc3339(), status.as_str()],
+                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status, owner, lease_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, name, base, sha256, params.to_string(), chrono::Utc::now().to_rfc3339(), status.as_str(), owner, expires],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
         Ok(id)
@@ -181,15 +220,6 @@ impl Registry {
     /// The oldest queued run, if any.
     pub fn next_queued(&self) -> Result<Option<ModelRecord>> {
         Ok(self.list(true)?.into_iter().rev().find(|r| r.status == Status::Queued))
-    }
-
-    /// Runs marked as training: after a restart, the runs that were interrupted.
-    pub fn interrupted(&self) -> Result<Vec<ModelRecord>> {
-        Ok(self
-            .list(true)?
-            .into_iter()
-            .filter(|r| r.status == Status::Finetuning)
-            .collect())
     }
 
     /// Records a run's progress (step, total, loss, ETA), as the API shows it.
@@ -203,11 +233,26 @@ impl Registry {
         Ok(())
     }
 
-    /// Finishes a run: the partial folder (complete by now) becomes the model folder and the row
-    /// `READY` with its metrics.
-    pub fn complete(&mut self, id: &str, metrics: &serde_json::Value) -> Result<PathBuf> {
+    /// Finishes a run `owner` holds: the partial folder (complete by now) becomes the model
+    /// folder and the row `READY` with its metrics. A run whose lease was lost is left alone.
+    pub fn complete(&mut self, id: &str, owner: &str, metrics: &serde_json::Value) -> Result<PathBuf> {
         let from = self.partial_dir(id);
         let to = self.model_dir(id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&self.home, e))?;
+        let held: Option<String> = tx
+            .query_row("SELECT owner FROM models WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(&self.home, e))?
+            .flatten();
+        if held.as_deref() != Some(owner) {
+            return Err(Error::Leased {
+                id: id.into(),
+                owner: held.unwrap_or_else(|| "nobody".into()),
+            });
+        }
         if to.exists() {
             std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
         }
@@ -217,9 +262,8 @@ impl Registry {
             std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
         }
         std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
-        let tx = self.conn.transaction().map_err(|e| db_err(&self.home, e))?;
         tx.execute(
-            "UPDATE models SET status = 'READY', metrics = ?2, error = NULL WHERE id = ?1",
+            "UPDATE models SET status = 'READY', metrics = ?2, error = NULL, owner = NULL, lease_expires = NULL WHERE id = ?1",
             params![id, metrics.to_string()],
         )
         .map_err(|e| db_err(&self.home, e))?;
@@ -227,23 +271,14 @@ impl Registry {
         Ok(to)
     }
 
-    /// Marks a run failed, keeping its partial folder so it can be resumed.
-    pub fn fail(&self, id: &str, reason: &str) -> Result<()> {
+    /// Marks a run failed, keeping its partial folder so it can be resumed. Only its owner (or
+    /// anyone, for a run nobody owns, such as a queued one) may.
+    pub fn fail(&self, id: &str, owner: Option<&str>, reason: &str) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE models SET status = 'FAILED', error = ?2 WHERE id = ?1",
-                params![id, reason],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
-        Ok(())
-    }
-
-    /// Marks a run as training (it starts, or resumes).
-    pub fn restart(&self, id: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE models SET status = 'FINETUNING', error = NULL WHERE id = ?1",
-                params![id],
+                "UPDATE models SET status = 'FAILED', error = ?2, owner = NULL, lease_expires = NULL
+                 WHERE id = ?1 AND status != 'READY' AND (owner IS NULL OR owner = ?3)",
+                params![id, reason, owner],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
         Ok(())
@@ -271,12 +306,15 @@ impl Registry {
             error: r.get(8)?,
             progress: progress.map(json).unwrap_or(serde_json::Value::Null),
             path,
+            owner: r.get(10)?,
+            lease_expires: r.get(11)?,
+            cancel_requested: r.get::<_, i64>(12)? != 0,
             id,
         })
     }
 
     const COLUMNS: &'static str =
-        "id, name, base_model, dataset_sha256, params, metrics, created, status, error, progress";
+        "id, name, base_model, dataset_sha256, params, metrics, created, status, error, progress, owner, lease_expires, cancel_requested";
 
     /// Models, newest first; only `READY` ones unless `all`.
     pub fn list(&self, all: bool) -> Result<Vec<ModelRecord>> {
@@ -363,15 +401,25 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes a model (any status): its row and its folders.
+    /// Removes a model: its row and its folders. A run that a live process trains is not
+    /// removed ([`Error::Leased`]): cancel it first.
     pub fn remove(&self, id: &str) -> Result<ModelRecord> {
-        let r = self.get_any(id)?.ok_or_else(|| Error::ModelState {
-            id: id.into(),
-            reason: "is not in the registry (see `attune models list`)".into(),
-        })?;
-        self.conn
-            .execute("DELETE FROM models WHERE id = ?1", [id])
+        let r = self
+            .get_any(id)?
+            .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM models WHERE id = ?1 AND NOT (status = 'FINETUNING' AND lease_expires > ?2)",
+                params![id, lease::now_ms()],
+            )
             .map_err(|e| db_err(&self.db_path(), e))?;
+        if n == 0 {
+            return Err(Error::Leased {
+                id: id.into(),
+                owner: r.owner.clone().unwrap_or_default(),
+            });
+        }
         for d in [self.model_dir(id), self.partial_dir(id)] {
             if d.exists() {
                 std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
@@ -390,7 +438,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(home.path()).unwrap();
         let id = reg
-            .begin(Some("first"), "base", "abc", &serde_json::json!({"epochs": 1}))
+            .begin(Some("first"), "base", "abc", &serde_json::json!({"epochs": 1}), "me")
             .unwrap();
         assert!(id.ends_with("-ft"));
         assert!(reg.list(false).unwrap().is_empty(), "a training run is not listed");
@@ -407,7 +455,7 @@ mod tests {
         ] {
             std::fs::write(dir.join(f), "{}").unwrap();
         }
-        let path = reg.complete(&id, &serde_json::json!({"accuracy": 1.0})).unwrap();
+        let path = reg.complete(&id, "me", &serde_json::json!({"accuracy": 1.0})).unwrap();
         assert_eq!(path, reg.model_dir(&id));
         assert!(!reg.partial_dir(&id).exists());
         let listed = reg.list(false).unwrap();

@@ -38,6 +38,10 @@ struct Pending {
 pub struct ModelCache {
     budget_bytes: u64,
     models: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    /// One gate per model being loaded: concurrent first requests wait for one load instead
+    /// of each loading a copy (50 cold requests once took 2.9 GB past the budget).
+    loading: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+    loads: AtomicU64,
     clock: AtomicU64,
 }
 
@@ -46,6 +50,8 @@ impl ModelCache {
         ModelCache {
             budget_bytes,
             models: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
+            loads: AtomicU64::new(0),
             clock: AtomicU64::new(0),
         }
     }
@@ -53,13 +59,54 @@ impl ModelCache {
     /// The model whose encoder lives in `encoder_dir` (and head in `head`), loading it if needed.
     /// Blocking: call from a blocking thread.
     pub fn get(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        if let Some(m) = self.lock().get(&encoder_dir) {
-            m.last_used.store(tick, Ordering::Relaxed);
-            return Ok(m.clone());
+        if let Some(m) = self.hit(&encoder_dir) {
+            return Ok(m);
         }
+        let gate = self
+            .loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(encoder_dir.clone())
+            .or_default()
+            .clone();
+        let _loading = gate.lock().unwrap_or_else(|e| e.into_inner());
+        // Whoever held the gate before us may have loaded it.
+        if let Some(m) = self.hit(&encoder_dir) {
+            return Ok(m);
+        }
+        let result = self.load(encoder_dir.clone(), head);
+        self.loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&encoder_dir);
+        result
+    }
+
+    fn hit(&self, encoder_dir: &PathBuf) -> Option<Arc<Loaded>> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let models = self.lock();
+        let m = models.get(encoder_dir)?;
+        m.last_used.store(tick, Ordering::Relaxed);
+        Some(m.clone())
+    }
+
+    fn load(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default())?;
         let head = head.map(|h| LogisticHead::load(&h)).transpose()?;
+        if let Some(h) = &head {
+            if h.dim != encoder.dim() {
+                return Err(Error::folder(
+                    &encoder_dir,
+                    format!(
+                        "head.json expects {}-dim embeddings, the encoder gives {}",
+                        h.dim,
+                        encoder.dim()
+                    ),
+                ));
+            }
+        }
+        self.loads.fetch_add(1, Ordering::Relaxed);
         let bytes: u64 = encoder.vars().iter().map(|v| v.elem_count() as u64 * 4).sum();
         let loaded = Arc::new(Loaded {
             encoder,
@@ -98,6 +145,11 @@ impl ModelCache {
 
     pub fn loaded(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Loads done since start (a test counts them under concurrency).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
     }
 }
 

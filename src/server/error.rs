@@ -40,13 +40,21 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
             Error::ModelNotFound { .. } => StatusCode::NOT_FOUND,
-            Error::ModelState { reason, .. } if reason.contains("not in the registry") => StatusCode::NOT_FOUND,
-            Error::ModelState { .. } => StatusCode::CONFLICT,
+            Error::NotInRegistry { .. } | Error::DatasetNotFound { .. } | Error::ModelNotAllowed { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            Error::ModelState { .. } | Error::Leased { .. } | Error::Cancelled { .. } => StatusCode::CONFLICT,
+            Error::Setting { .. } => StatusCode::BAD_REQUEST,
             Error::TooLong { .. } | Error::Input { .. } | Error::Dataset { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.to_string())
+        let message = match &e {
+            // The API's caller names settings by their JSON field.
+            Error::Setting { setting, reason } => format!("{}: {reason}", setting.field()),
+            e => e.to_string(),
+        };
+        ApiError::new(status, message)
     }
 }
 

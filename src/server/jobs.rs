@@ -1,6 +1,8 @@
-//! The fine-tuning job runner: one job at a time, from the queue in the registry's SQLite. On
-//! start it first resumes runs a previous process left `FINETUNING` (from their checkpoint), then
-//! takes `QUEUED` runs oldest first. A stop request (shutdown) makes the running job checkpoint.
+//! The fine-tuning job runner: one job at a time, from the queue in the registry's SQLite. It
+//! first resumes runs whose owner is gone (their lease expired or was given up), from their
+//! checkpoint, then takes `QUEUED` runs oldest first; a run another live process trains (a CLI
+//! run on the same home) is never touched. A stop request (shutdown) makes the running job
+//! checkpoint.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -56,7 +58,7 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
             return;
         }
         let next = Registry::open(&home).and_then(|r| {
-            let interrupted = r.interrupted()?;
+            let interrupted = r.abandoned()?;
             Ok(match interrupted.into_iter().next() {
                 Some(rec) => Some(rec),
                 None => r.next_queued()?,
@@ -118,13 +120,14 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
         match resume(&id, control.clone(), &mut reg, &sources, &mut on) {
             Ok(o) => eprintln!("attune: job {id}: READY in {:.0} s", o.seconds),
             Err(Error::Interrupted(why)) => {
-                eprintln!("attune: job {id}: {why}; it resumes at the next start");
-                return;
+                eprintln!("attune: job {id}: {why}; it resumes at the next start")
             }
+            // Taken by another process between the look and the claim, or cancelled: not ours.
+            Err(e @ (Error::Leased { .. } | Error::Cancelled { .. })) => eprintln!("attune: job {id}: {e}"),
             Err(e) => {
                 // Errors before the run starts (data changed, base model missing) would leave it
-                // queued for ever: mark it failed with the reason.
-                let _ = reg.fail(&id, &e.to_string());
+                // queued for ever: mark it failed with the reason (only if nobody else holds it).
+                let _ = reg.fail(&id, Some(crate::registry::owner_id()), &e.to_string());
                 eprintln!("attune: job {id}: FAILED: {e}");
             }
         }

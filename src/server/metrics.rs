@@ -72,7 +72,7 @@ impl Metrics {
     }
 
     /// The exposition text; `queued` and `training` are the job queue's state now.
-    pub fn render(&self, queued: usize, training: usize, models_loaded: usize) -> String {
+    pub fn render(&self, queued: usize, training: usize, models_loaded: usize, model_loads: u64) -> String {
         let m = self.lock();
         let mut out = String::new();
         out.push_str(
@@ -98,6 +98,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP attune_jobs_queued Fine-tuning jobs waiting.\n# TYPE attune_jobs_queued gauge\nattune_jobs_queued {queued}");
         let _ = writeln!(out, "# HELP attune_jobs_running Fine-tuning jobs running.\n# TYPE attune_jobs_running gauge\nattune_jobs_running {training}");
         let _ = writeln!(out, "# HELP attune_models_loaded Models in memory.\n# TYPE attune_models_loaded gauge\nattune_models_loaded {models_loaded}");
+        let _ = writeln!(out, "# HELP attune_model_loads_total Models loaded from disk since start.\n# TYPE attune_model_loads_total counter\nattune_model_loads_total {model_loads}");
         out
     }
 }

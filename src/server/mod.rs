@@ -2,6 +2,7 @@
 //! on every route but `/health`; request limits; Prometheus metrics; graceful shutdown that
 //! finishes in-flight requests and checkpoints a running fine-tune.
 
+mod allow;
 mod cache;
 mod dashboard;
 mod error;
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use allow::AllowList;
 pub use error::ApiError;
 
 use crate::error::{Error, Result};
@@ -33,6 +35,8 @@ pub struct Limits {
     pub max_texts: usize,
     /// Characters per text.
     pub max_text_chars: usize,
+    /// Examples per classify call (each is embedded).
+    pub max_examples: usize,
     /// Bytes of a JSON body.
     pub max_body_bytes: usize,
     /// Bytes of a dataset upload.
@@ -44,6 +48,7 @@ impl Default for Limits {
         Limits {
             max_texts: 96,
             max_text_chars: 20_000,
+            max_examples: 512,
             max_body_bytes: 4 << 20,
             max_upload_bytes: 64 << 20,
         }
@@ -64,6 +69,8 @@ pub struct ServerConfig {
     pub cache_bytes: u64,
     /// Run the fine-tuning job runner.
     pub jobs: bool,
+    /// The base models requests may name besides the registry's models.
+    pub allow: AllowList,
 }
 
 /// What every handler can reach.
@@ -74,6 +81,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     limits: Limits,
     api_keys: Vec<String>,
+    allow: AllowList,
     runner: std::sync::Mutex<Option<jobs::JobRunner>>,
 }
 
@@ -93,7 +101,10 @@ async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        // The scheme is case-insensitive (RFC 9110, 11.1): "bearer KEY" is as good.
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key);
     match given {
         Some(k)
             if st
@@ -153,6 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_upload_bytes));
     api.merge(uploads)
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .merge(dashboard::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -182,6 +194,7 @@ pub fn serve(cfg: ServerConfig, sources: SourceOptions, on_ready: impl FnOnce(So
         metrics: Arc::default(),
         limits: cfg.limits.clone(),
         api_keys: cfg.api_keys.clone(),
+        allow: cfg.allow.clone(),
         runner: std::sync::Mutex::new(runner),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -2,7 +2,6 @@
 //! is heavy, and shapes the answer. No tensor code here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Multipart, Path, State};
@@ -13,8 +12,7 @@ use super::cache::Loaded;
 use super::error::{ApiError, ApiJson};
 use super::types::*;
 use super::AppState;
-use crate::data::review::{review, ModelView, ReviewOptions};
-use crate::data::{Dataset, LoadOptions};
+use crate::data::LoadOptions;
 use crate::encoder::Truncate;
 use crate::head::{HeadConfig, LogisticHead};
 use crate::model::{classify_embeddings, locate, Located};
@@ -29,7 +27,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> crate::Result<T> + Send
         .map_err(ApiError::from)
 }
 
-/// Finds and loads the model `spec` names (ID, nickname, folder or Hub id).
+/// Finds and loads the model `spec` names: a registry ID or nickname, or an allowed base model.
 async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
     if spec.trim().is_empty() {
         return Err(ApiError::bad_request(
@@ -40,6 +38,7 @@ async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
     let spec = spec.to_string();
     blocking(move || {
         let reg = Registry::open(&st2.home)?;
+        st2.allow.check(&spec, &reg)?;
         let (dir, head) = match locate(&spec, &reg, &st2.sources)? {
             Located::Finetuned { dir, .. } => (dir.join("model"), Some(dir.join("head.json"))),
             Located::Encoder(r) => (r.dir, None),
@@ -72,6 +71,32 @@ fn check_texts(texts: &[String], what: &str, st: &AppState) -> ApiResult<()> {
             t.chars().count(),
             st.limits.max_text_chars
         )));
+    }
+    Ok(())
+}
+
+/// Examples are texts the server embeds: capped in count and length like inputs.
+fn check_examples(examples: &[Example], st: &AppState) -> ApiResult<()> {
+    if examples.len() > st.limits.max_examples {
+        return Err(ApiError::bad_request(format!(
+            "{} examples in one call; at most {} are allowed: fine-tune a model on them instead (POST /v1/finetuned-models)",
+            examples.len(),
+            st.limits.max_examples
+        )));
+    }
+    for (i, e) in examples.iter().enumerate() {
+        let n = e.text.chars().count();
+        if n > st.limits.max_text_chars {
+            return Err(ApiError::unprocessable(format!(
+                "examples[{i}].text has {n} characters; at most {} are allowed",
+                st.limits.max_text_chars
+            )));
+        }
+        if e.label.chars().count() > 200 {
+            return Err(ApiError::unprocessable(format!(
+                "examples[{i}].label is longer than 200 characters"
+            )));
+        }
     }
     Ok(())
 }
@@ -161,6 +186,7 @@ pub async fn classify(
     check_texts(&req.inputs, "inputs", &st)?;
     let m = model(&st, &req.model).await?;
     let examples = req.examples.unwrap_or_default();
+    check_examples(&examples, &st)?;
     let head = if !examples.is_empty() {
         let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
         labels.sort();
@@ -264,22 +290,6 @@ pub async fn openai_embeddings(
     }))
 }
 
-fn datasets_dir(st: &AppState) -> PathBuf {
-    st.home.join("datasets")
-}
-
-/// A dataset id must be one of ours: a UUID, nothing that walks the file system.
-fn dataset_dir(st: &AppState, id: &str) -> ApiResult<PathBuf> {
-    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no dataset {id:?}")))?;
-    let d = datasets_dir(st).join(id);
-    if !d.join("dataset.json").exists() {
-        return Err(ApiError::not_found(format!(
-            "no dataset {id:?}; upload one with POST /v1/datasets"
-        )));
-    }
-    Ok(d)
-}
-
 pub async fn upload_dataset(State(st): State<Arc<AppState>>, mut form: Multipart) -> ApiResult<impl IntoResponse> {
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut name = None;
@@ -310,77 +320,38 @@ pub async fn upload_dataset(State(st): State<Arc<AppState>>, mut form: Multipart
     let (file_name, bytes) = file.ok_or_else(|| {
         ApiError::bad_request("no \"file\" field: send the CSV or JSONL file as multipart field \"file\"")
     })?;
-    let ext = std::path::Path::new(&file_name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .filter(|e| matches!(e.as_str(), "csv" | "tsv" | "jsonl"))
-        .ok_or_else(|| ApiError::unprocessable(format!("{file_name}: upload a .csv, .tsv or .jsonl file")))?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let name = name.unwrap_or_else(|| file_name.clone());
     let st2 = st.clone();
-    let info = blocking(move || {
-        let dir = datasets_dir(&st2).join(&id);
-        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
-        let path = dir.join(format!("data.{ext}"));
-        crate::util::write_atomic(&path, |w| w.write_all(&bytes))?;
-        let result = Dataset::load(&path, &columns).and_then(|ds| review(&ds, &ReviewOptions::default(), ModelView::default()));
-        let rev = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(crate::Error::Dataset {
-                    path: file_name.into(),
-                    reason: e.to_string().replace(&path.display().to_string(), "the upload"),
-                });
-            }
-        };
-        let info = DatasetInfo {
-            id: id.clone(),
-            name,
-            review: serde_json::to_value(&rev).unwrap_or_default(),
-        };
-        let meta = serde_json::json!({"info": info, "columns": {"text": columns.text_column, "label": columns.label_column}, "file": format!("data.{ext}")});
-        crate::util::write_atomic(&dir.join("dataset.json"), |w| serde_json::to_writer_pretty(w, &meta).map_err(std::io::Error::other))?;
-        Ok(info)
-    })
-    .await?;
-    let status = if info.review["blocking"].as_bool() == Some(true) {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::CREATED
+    let rec = blocking(move || Registry::open(&st2.home)?.store_dataset(&file_name, &bytes, columns, name)).await?;
+    let info = DatasetInfo {
+        id: rec.id,
+        name: rec.name,
+        review: rec.review,
     };
-    if status == StatusCode::UNPROCESSABLE_ENTITY {
-        let fixes: Vec<String> = info.review["problems"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["severity"] == "blocking")
-            .map(|p| {
-                format!(
-                    "{} {}",
-                    p["message"].as_str().unwrap_or(""),
-                    p["fix"].as_str().unwrap_or("")
-                )
-            })
+    if info.review.blocking {
+        let fixes: Vec<String> = info
+            .review
+            .problems
+            .iter()
+            .filter(|p| p.severity == crate::data::review::Severity::Blocking)
+            .map(|p| format!("{} {}", p.message, p.fix))
             .collect();
-        let body = serde_json::json!({"message": format!("this dataset cannot be trained on: {}", fixes.join(" ")), "dataset": info});
-        return Ok((status, axum::Json(body)).into_response());
+        let body = BlockedDataset {
+            message: format!("this dataset cannot be trained on: {}", fixes.join(" ")),
+            dataset: info,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response());
     }
-    Ok((status, axum::Json(serde_json::to_value(&info).unwrap_or_default())).into_response())
+    Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }
 
-fn read_dataset(dir: &std::path::Path) -> crate::Result<serde_json::Value> {
-    crate::encoder::config::read_json(&dir.join("dataset.json"))
-}
-
-pub async fn get_dataset(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
-    let dir = dataset_dir(&st, &id)?;
-    let meta = blocking(move || read_dataset(&dir)).await?;
-    Ok(ApiJson(meta["info"].clone()))
+pub async fn get_dataset(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<ApiJson<DatasetInfo>> {
+    let home = st.home.clone();
+    let rec = blocking(move || Registry::open(&home)?.dataset(&id)).await?;
+    Ok(ApiJson(DatasetInfo {
+        id: rec.id,
+        name: rec.name,
+        review: rec.review,
+    }))
 }
 
 fn view(r: ModelRecord) -> FinetunedModel {
@@ -404,66 +375,63 @@ pub async fn create_finetune(
     State(st): State<Arc<AppState>>,
     ApiJson(req): ApiJson<FinetuneRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    if req.name.trim().is_empty() {
-        return Err(ApiError::bad_request("\"name\" is empty: give the model a nickname"));
-    }
-    let dir = dataset_dir(&st, &req.dataset_id)?;
+    let base = req.base_model.clone().unwrap_or_else(|| crate::DEFAULT_MODEL.into());
     let st2 = st.clone();
     let rec = blocking(move || {
-        let meta = read_dataset(&dir)?;
-        if meta["info"]["review"]["blocking"].as_bool() == Some(true) {
+        let reg = Registry::open(&st2.home)?;
+        st2.allow.check(&base, &reg)?;
+        let ds = reg.dataset(&req.dataset_id)?;
+        if ds.review.blocking {
             return Err(crate::Error::Dataset {
-                path: dir.clone(),
+                path: ds.review.path.clone().into(),
                 reason: "this dataset has blocking problems (see GET /v1/datasets/{id}); upload a fixed file".into(),
             });
         }
-        let data = dir.join(meta["file"].as_str().unwrap_or("data.csv"));
         let s = &req.settings;
-        let train = crate::train::TrainSettings {
-            epochs: s.epochs,
-            learning_rate: s.learning_rate,
-            batch_size: s.batch_size,
-            max_steps: s.max_steps,
-            loss: s.loss,
-            seed: s.seed,
-            ..Default::default()
-        };
-        if s.batch_size.is_some_and(|b| b < 4)
-            || s.epochs == Some(0)
-            || s.learning_rate.is_some_and(|lr| !(lr > 0.0 && lr < 1.0))
-        {
-            return Err(crate::Error::InvalidArgument(
-                "settings: batch_size must be at least 4, epochs at least 1, learning_rate between 0 and 1".into(),
-            ));
-        }
         let o = crate::finetune::FinetuneOptions {
-            data: data.clone(),
-            text_column: meta["columns"]["text"].as_str().map(str::to_string),
-            label_column: meta["columns"]["label"].as_str().map(str::to_string),
+            data: reg.dataset_file(&ds),
+            text_column: ds.text_column.clone(),
+            label_column: ds.label_column.clone(),
             name: Some(req.name.clone()),
-            base: req.base_model.clone().unwrap_or_else(|| crate::DEFAULT_MODEL.into()),
-            train,
+            base,
+            train: crate::train::TrainSettings {
+                epochs: s.epochs,
+                learning_rate: s.learning_rate,
+                batch_size: s.batch_size,
+                max_steps: s.max_steps,
+                loss: s.loss,
+                seed: s.seed,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let bytes = std::fs::read(&data).map_err(|e| crate::Error::io(&data, e))?;
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        let params = serde_json::to_value(&o).map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
-        let reg = Registry::open(&st2.home)?;
-        let id = reg.enqueue(o.name.as_deref(), &o.base, &sha, &params)?;
-        reg.get_any(&id)?
-            .ok_or_else(|| crate::Error::InvalidArgument("the job vanished".into()))
+        let id = crate::finetune::enqueue(&o, &reg)?;
+        reg.get_any(&id)?.ok_or(crate::Error::NotInRegistry { id })
     })
     .await?;
     st.notify_jobs();
     Ok((StatusCode::CREATED, axum::Json(view(rec))))
 }
 
+/// A registry entry by ID, or by nickname as `/v1/embed` takes it.
 async fn record(st: &Arc<AppState>, id: &str) -> ApiResult<ModelRecord> {
     let home = st.home.clone();
     let id2 = id.to_string();
-    blocking(move || Registry::open(&home)?.get_any(&id2))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no fine-tuned model {id:?} (see GET /v1/models)")))
+    blocking(move || {
+        let reg = Registry::open(&home)?;
+        if let Some(r) = reg.get_any(&id2)? {
+            return Ok(Some(r));
+        }
+        let mut named: Vec<ModelRecord> = reg
+            .list(true)?
+            .into_iter()
+            .filter(|r| r.name.as_deref() == Some(id2.as_str()))
+            .collect();
+        // The newest of a nickname's models, as listing shows them first.
+        Ok((!named.is_empty()).then(|| named.remove(0)))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no fine-tuned model {id:?} (see GET /v1/models)")))
 }
 
 pub async fn get_finetune(
@@ -473,21 +441,33 @@ pub async fn get_finetune(
     Ok(ApiJson(view(record(&st, &id).await?)))
 }
 
-pub async fn delete_finetune(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+/// `DELETE /v1/finetuned-models/{id}`: removes a model, a queued job or a stopped run (204). A
+/// run in training is cancelled instead (202): it stops at its next step with a checkpoint and
+/// becomes `CANCELLED`; a second DELETE then removes it.
+pub async fn delete_finetune(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
     let rec = record(&st, &id).await?;
-    if rec.status == Status::Finetuning {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("{id} is training; wait until it is READY or FAILED, then delete it"),
-        ));
-    }
     let st2 = st.clone();
-    blocking(move || {
+    let removed = blocking(move || {
+        let reg = Registry::open(&st2.home)?;
+        if rec.status == Status::Finetuning && !reg.request_cancel(&rec.id)? {
+            return Ok(false);
+        }
         st2.cache.evict(&rec.path.join("model"));
-        Registry::open(&st2.home)?.remove(&rec.id).map(|_| ())
+        reg.remove(&rec.id).map(|_| true)
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    if removed {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let body = ErrorBody {
+        message: format!(
+            "{id} is training: it stops at its next step (a checkpoint is kept) and becomes CANCELLED; DELETE it again to remove it"
+        ),
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -575,7 +555,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> ApiResult<impl IntoResp
     let all = blocking(move || Registry::open(&home)?.list(true)).await?;
     let queued = all.iter().filter(|r| r.status == Status::Queued).count();
     let running = all.iter().filter(|r| r.status == Status::Finetuning).count();
-    let body = st.metrics.render(queued, running, st.cache.loaded());
+    let body = st.metrics.render(queued, running, st.cache.loaded(), st.cache.loads());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }
 
@@ -583,6 +563,13 @@ pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         include_str!("openapi.json"),
+    )
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method; see GET /openapi.json",
     )
 }
 

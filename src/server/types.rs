@@ -190,7 +190,14 @@ pub struct FinetunedModel {
 pub struct DatasetInfo {
     pub id: String,
     pub name: String,
-    pub review: serde_json::Value,
+    pub review: crate::data::review::Review,
+}
+
+/// The answer to an upload that cannot be trained on (422): why, and the review.
+#[derive(Debug, Serialize)]
+pub struct BlockedDataset {
+    pub message: String,
+    pub dataset: DatasetInfo,
 }
 
 #[derive(Debug, Serialize)]

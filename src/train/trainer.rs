@@ -23,6 +23,9 @@ use crate::util::{write_atomic, write_dir_atomic};
 #[derive(Debug, Clone, Default)]
 pub struct Control {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The flags of the controls this one was made from: a stop of a parent (a server shutting
+    /// down) stops this run too; a stop of this run (its cancellation) leaves the parent running.
+    parents: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Control {
@@ -30,8 +33,19 @@ impl Control {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// A control of its own that also stops when this one does.
+    pub fn child(&self) -> Control {
+        let mut parents = self.parents.clone();
+        parents.push(self.stop.clone());
+        Control {
+            stop: Default::default(),
+            parents,
+        }
+    }
+
     pub fn stop_requested(&self) -> bool {
-        if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let parent = self.parents.iter().any(|p| p.load(std::sync::atomic::Ordering::SeqCst));
+        if parent || self.stop.load(std::sync::atomic::Ordering::SeqCst) {
             return true;
         }
         // Fault injection for tests: a stop request at a given step, as SIGTERM would make.

@@ -133,6 +133,8 @@ pub fn unchanged(before: &[(String, candle_core::Tensor)], enc: &attune::Encoder
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Every line the server printed on stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -154,9 +156,12 @@ impl Server {
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log2.lock().unwrap().push(line.clone());
                 if !sent {
                     if let Some(rest) = line.split("serving on ").nth(1) {
                         let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
@@ -168,7 +173,11 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the server did not start");
-        Server { child, base }
+        Server { child, base, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn url(&self, path: &str) -> String {

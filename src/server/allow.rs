@@ -1,0 +1,46 @@
+//! Which models API requests may name: registry models (by ID or nickname) and the base models
+//! the operator allows (`--allow-model`, the default model unless told otherwise). Anything
+//! else, a folder path or a Hub id, is refused before any file is looked at or any download
+//! starts, with the same 404 whether or not such a thing exists (`--allow-any-model` opens it).
+
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+#[derive(Debug, Clone)]
+pub struct AllowList {
+    /// Base models by the exact name a request uses.
+    pub models: Vec<String>,
+    /// Every model name is allowed, paths and Hub ids included.
+    pub any: bool,
+}
+
+impl Default for AllowList {
+    fn default() -> Self {
+        AllowList {
+            models: vec![crate::DEFAULT_MODEL.to_string()],
+            any: false,
+        }
+    }
+}
+
+impl AllowList {
+    /// Ok when a request may use `spec`.
+    pub fn check(&self, spec: &str, registry: &Registry) -> Result<()> {
+        if self.any || self.models.iter().any(|m| m == spec) {
+            return Ok(());
+        }
+        // An ID or a nickname of the registry: whether it is usable is the registry's answer.
+        if registry.get_any(spec)?.is_some() || registry.list(false)?.iter().any(|r| r.name.as_deref() == Some(spec)) {
+            return Ok(());
+        }
+        Err(Error::ModelNotAllowed {
+            spec: spec.chars().take(200).collect(),
+            allowed: self
+                .models
+                .iter()
+                .filter(|m| !m.starts_with(['/', '.', '~']))
+                .cloned()
+                .collect(),
+        })
+    }
+}
