@@ -276,7 +276,18 @@ fn the_api_names_only_registry_models_and_allowed_base_models() {
     let base = tiny_model(&TinySpec::default());
     let bm = base.path().to_str().unwrap().to_string();
     let data = dataset(home.path());
-    let server = Server::start(home.path(), &["--api-key", KEY, "--allow-model", &bm], &[]);
+    let server = Server::start(
+        home.path(),
+        &["--api-key", KEY, "--api-key", "app-key:inference", "--allow-model", &bm],
+        &[],
+    );
+    // An inference key embeds, and may not start jobs or delete.
+    let app = "Bearer app-key";
+    let body = serde_json::json!({"texts": ["hi"], "model": bm});
+    assert_eq!(call_auth("POST", &server.url("/v1/embed"), Some(body), app).0, 200);
+    let (code, body) = call_auth("POST", &server.url("/v1/finetuned-models"), Some(serde_json::json!({})), app);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(call_auth("DELETE", &server.url("/v1/finetuned-models/x"), None, app).0, 403);
     let embed = |model: &str| {
         call(
             "POST",

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use attune::server::{serve, AllowList, Limits, ServerConfig};
+use attune::server::{serve, AllowList, ApiKey, Limits, ServerConfig};
 
 use super::{source_options, CliError};
 
@@ -13,7 +13,8 @@ pub struct ServeArgs {
     host: String,
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Accepted API keys (repeat the flag, or comma-separate them in ATTUNE_API_KEY).
+    /// Accepted API keys (repeat the flag, or comma-separate them in ATTUNE_API_KEY). KEY can do
+    /// everything; KEY:inference only embeds, classifies and lists models.
     #[arg(
         long = "api-key",
         env = "ATTUNE_API_KEY",
@@ -49,8 +50,8 @@ pub fn run(a: ServeArgs) -> Result<(), CliError> {
         api_keys: a
             .api_keys
             .iter()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| ApiKey::parse(k))
             .collect(),
         home: attune::registry::default_home(),
         limits: Limits {

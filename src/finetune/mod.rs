@@ -5,6 +5,7 @@
 //! last checkpoint.
 
 mod prepare;
+mod progress_sink;
 mod select;
 mod store;
 mod validate;
@@ -26,6 +27,7 @@ use crate::train::{
 };
 
 pub use prepare::RowsUsed;
+pub use progress_sink::RegistryProgress;
 pub use select::{score, Candidate, Selection};
 pub use store::{HELD_OUT_FILE, SELECTION_FILE};
 pub use validate::Setting;

@@ -57,6 +57,18 @@ impl Status {
     }
 }
 
+/// A run's progress as it trains: the latest step and the loss curve so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub step: usize,
+    pub total: usize,
+    pub epoch: usize,
+    pub loss: f64,
+    pub eta_s: f64,
+    /// `[step, loss]` pairs, thinned to a bounded number of points on long runs.
+    pub losses: Vec<(usize, f64)>,
+}
+
 /// One model in the registry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelRecord {
@@ -69,8 +81,8 @@ pub struct ModelRecord {
     pub created: String,
     pub status: Status,
     pub error: Option<String>,
-    /// The latest training progress (step, total, loss, eta_s), while training.
-    pub progress: serde_json::Value,
+    /// The latest training progress, while training.
+    pub progress: Option<JobProgress>,
     /// The model's folder (for a model still training, its partial folder).
     pub path: PathBuf,
     /// The process that trains the run, while it does.
@@ -222,13 +234,14 @@ impl Registry {
         Ok(self.list(true)?.into_iter().rev().find(|r| r.status == Status::Queued))
     }
 
-    /// Records a run's progress (step, total, loss, ETA), as the API shows it.
-    pub fn set_progress(&self, id: &str, progress: &serde_json::Value) -> Result<()> {
+    /// Records a run's progress, as the API shows it.
+    pub fn set_progress(&self, id: &str, progress: &JobProgress) -> Result<()> {
+        let text = serde_json::to_string(progress).map_err(|e| Error::Registry {
+            path: self.db_path(),
+            reason: e.to_string(),
+        })?;
         self.conn
-            .execute(
-                "UPDATE models SET progress = ?2 WHERE id = ?1",
-                params![id, progress.to_string()],
-            )
+            .execute("UPDATE models SET progress = ?2 WHERE id = ?1", params![id, text])
             .map_err(|e| db_err(&self.db_path(), e))?;
         Ok(())
     }
@@ -262,6 +275,11 @@ impl Registry {
             std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
         }
         std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+        // Fault injection for the crash tests: die between the folder's rename and the row's
+        // update, the one moment the two disagree.
+        if std::env::var_os("ATTUNE_FAULT_ABORT_IN_COMPLETE").is_some() {
+            std::process::abort();
+        }
         tx.execute(
             "UPDATE models SET status = 'READY', metrics = ?2, error = NULL, owner = NULL, lease_expires = NULL WHERE id = ?1",
             params![id, metrics.to_string()],
@@ -304,7 +322,8 @@ impl Registry {
             created: r.get(6)?,
             status,
             error: r.get(8)?,
-            progress: progress.map(json).unwrap_or(serde_json::Value::Null),
+            // A record an older version wrote in another shape reads as no progress.
+            progress: progress.and_then(|p| serde_json::from_str(&p).ok()),
             path,
             owner: r.get(10)?,
             lease_expires: r.get(11)?,

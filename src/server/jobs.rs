@@ -6,16 +6,13 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Error;
-use crate::finetune::{resume, Progress};
+use crate::finetune::{resume, Progress, RegistryProgress};
 use crate::registry::Registry;
 use crate::source::SourceOptions;
-use crate::train::{Control, Event};
-
-/// The most loss points a job's progress record keeps.
-const LOSS_POINTS: usize = 400;
+use crate::train::Control;
 
 /// Handle to the runner thread.
 pub struct JobRunner {
@@ -85,36 +82,10 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
                 continue;
             }
         };
-        let progress_reg = Registry::open(&home).ok();
-        let mut last = Instant::now() - Duration::from_secs(10);
-        // The loss at every step, for the dashboard's curve; halved (every other point kept)
-        // whenever it reaches the cap, so long runs stay a small record.
-        let mut losses: Vec<(usize, f64)> = Vec::new();
+        let mut sink = Registry::open(&home).ok().map(|r| RegistryProgress::new(r, &id));
         let mut on = |p: Progress| {
-            if let (
-                Progress::Train(Event::Step {
-                    step,
-                    total,
-                    loss,
-                    eta_s,
-                    epoch,
-                    ..
-                }),
-                Some(r),
-            ) = (&p, &progress_reg)
-            {
-                losses.push((*step, *loss));
-                if losses.len() >= LOSS_POINTS {
-                    losses = losses.iter().copied().step_by(2).collect();
-                }
-                if last.elapsed() >= Duration::from_millis(500) || step == total {
-                    last = Instant::now();
-                    let _ = r.set_progress(
-                        &id,
-                        &serde_json::json!({"step": step, "total": total, "epoch": epoch, "loss": loss,
-                            "eta_s": eta_s, "losses": losses}),
-                    );
-                }
+            if let Some(s) = sink.as_mut() {
+                s.record(&p);
             }
         };
         match resume(&id, control.clone(), &mut reg, &sources, &mut on) {

@@ -7,6 +7,7 @@ mod cache;
 mod dashboard;
 mod error;
 mod jobs;
+mod keys;
 mod metrics;
 mod routes;
 pub mod types;
@@ -23,6 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use allow::AllowList;
+pub use keys::{ApiKey, Scope};
 pub use error::ApiError;
 
 use crate::error::{Error, Result};
@@ -60,8 +62,8 @@ impl Default for Limits {
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
-    /// Accepted bearer tokens; empty means no auth (and loopback only).
-    pub api_keys: Vec<String>,
+    /// Accepted bearer tokens with their scopes; empty means no auth (and loopback only).
+    pub api_keys: Vec<ApiKey>,
     /// The registry home (`ATTUNE_HOME`).
     pub home: PathBuf,
     pub limits: Limits,
@@ -80,7 +82,7 @@ pub struct AppState {
     cache: cache::ModelCache,
     metrics: Arc<metrics::Metrics>,
     limits: Limits,
-    api_keys: Vec<String>,
+    api_keys: Vec<ApiKey>,
     allow: AllowList,
     runner: std::sync::Mutex<Option<jobs::JobRunner>>,
 }
@@ -105,17 +107,22 @@ async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key);
-    match given {
-        Some(k)
-            if st
-                .api_keys
-                .iter()
-                .any(|a| constant_time_eq(a.as_bytes(), k.trim().as_bytes())) =>
-        {
+    let key = given.and_then(|k| {
+        st.api_keys
+            .iter()
+            .find(|a| constant_time_eq(a.key.as_bytes(), k.trim().as_bytes()))
+    });
+    match (given, key) {
+        (_, Some(k)) if k.scope == Scope::Full || keys::inference_route(req.method(), req.uri().path()) => {
             next.run(req).await
         }
-        Some(_) => ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "the API key is wrong").into_response(),
-        None => ApiError::new(
+        (_, Some(_)) => ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "this API key may only embed, classify and list models; use a full key for this route",
+        )
+        .into_response(),
+        (Some(_), None) => ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "the API key is wrong").into_response(),
+        (None, None) => ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "this server needs an API key: send the header Authorization: Bearer KEY",
         )

@@ -176,7 +176,7 @@ pub struct FinetunedModel {
     pub base_model: String,
     pub status: String,
     pub created: String,
-    pub progress: serde_json::Value,
+    pub progress: Option<crate::registry::JobProgress>,
     pub metrics: serde_json::Value,
     /// Once ready: "finetuned" or "base", the model the run chose on its selection rows.
     pub selected: Option<String>,
