@@ -433,6 +433,22 @@ fn concurrent_first_requests_load_a_model_once() {
         .read_to_string()
         .unwrap();
     assert!(text.lines().any(|l| l == "attune_model_loads_total 1"), "{text}");
+    // Heads fitted on examples are kept per set of examples: other examples, another head.
+    let examples = |a: &str, b: &str| {
+        serde_json::json!([
+            {"text": "cheap flight fare", "label": a}, {"text": "flight to boston", "label": a},
+            {"text": "refund my card", "label": b}, {"text": "card payment cost", "label": b}
+        ])
+    };
+    let predict = |ex: serde_json::Value| {
+        let body = serde_json::json!({"inputs": ["cheap flight fare"], "model": bm, "examples": ex});
+        let (code, v) = call("POST", &server.url("/v1/classify"), Some(body));
+        assert_eq!(code, 200, "{v}");
+        v["classifications"][0]["prediction"].as_str().unwrap().to_string()
+    };
+    assert_eq!(predict(examples("travel", "money")), "travel");
+    assert_eq!(predict(examples("money", "travel")), "money");
+    assert_eq!(predict(examples("travel", "money")), "travel");
 }
 
 /// A fine-tuned model folder with the tiny encoder and the given head.
@@ -480,4 +496,76 @@ fn broken_heads_and_closed_pipes_are_errors_not_panics() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+fn model_files(dir: &Path) -> (Vec<u8>, String) {
+    (
+        std::fs::read(dir.join("model/model.safetensors")).unwrap(),
+        std::fs::read_to_string(dir.join("head.json")).unwrap(),
+    )
+}
+
+#[test]
+fn a_server_killed_mid_training_resumes_to_the_model_of_an_uninterrupted_job() {
+    let home = tempfile::tempdir().unwrap();
+    let base = tiny_model(&TinySpec::default());
+    let bm = base.path().to_str().unwrap().to_string();
+    let data = dataset(home.path());
+    let args = ["--api-key", KEY, "--allow-model", bm.as_str()];
+    let server = Server::start(home.path(), &args, &[("ATTUNE_FAULT_SLOW_STEP_MS", "150")]);
+    let ds = upload(&server, &data);
+    let settings = serde_json::json!({"epochs": 3, "batch_size": 8, "seed": 5});
+    let job = |name: &str| serde_json::json!({"name": name, "dataset_id": ds["id"], "base_model": bm, "settings": settings});
+    let (code, created) = call("POST", &server.url("/v1/finetuned-models"), Some(job("killed")));
+    assert_eq!(code, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let ckpt = home.path().join(format!("models/{id}.partial/checkpoints/LATEST"));
+    let start = Instant::now();
+    while !ckpt.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server); // kill -9
+    let server = Server::start(home.path(), &args, &[]);
+    let killed = wait_status(&server, &id, &["READY", "FAILED"], Duration::from_secs(90));
+    assert_eq!(killed["status"], "READY", "{killed}");
+    let (code, created) = call("POST", &server.url("/v1/finetuned-models"), Some(job("straight")));
+    assert_eq!(code, 201, "{created}");
+    let straight_id = created["id"].as_str().unwrap();
+    let straight = wait_status(&server, straight_id, &["READY", "FAILED"], Duration::from_secs(90));
+    assert_eq!(straight["status"], "READY", "{straight}");
+    assert!(
+        model_files(&home.path().join(format!("models/{id}"))) == model_files(&home.path().join(format!("models/{straight_id}"))),
+        "the resumed job's model is the uninterrupted job's, weight for weight"
+    );
+    assert_eq!(killed["metrics"], straight["metrics"]);
+}
+
+#[test]
+fn a_crash_inside_the_registry_write_leaves_it_valid_and_resumes_to_the_same_model() {
+    let home = tempfile::tempdir().unwrap();
+    let base = tiny_model(&TinySpec::default());
+    let data = dataset(home.path());
+    let run = [
+        "finetune", "--data", data.to_str().unwrap(), "--base", base.path().to_str().unwrap(),
+        "--epochs", "2", "--batch-size", "8", "--seed", "9", "--json",
+    ];
+    // Dies between the folder's rename and the row's update.
+    let out = attune(home.path(), &run).env("ATTUNE_FAULT_ABORT_IN_COMPLETE", "1").output().unwrap();
+    assert!(!out.status.success());
+    let listed = output(home.path(), &["models", "list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]", "no model is listed half-written");
+    let all: serde_json::Value = serde_json::from_slice(&output(home.path(), &["models", "list", "--all", "--json"]).stdout).unwrap();
+    assert_eq!(all[0]["status"], "FINETUNING");
+    let id = all[0]["id"].as_str().unwrap().to_string();
+    // The owner is dead: --resume takes the run at once and finishes it.
+    let resumed = output(home.path(), &["finetune", "--resume", &id, "--json"]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let resumed: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    let straight = output(home.path(), &run);
+    assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
+    let straight: serde_json::Value = serde_json::from_slice(&straight.stdout).unwrap();
+    let dir = |v: &serde_json::Value| PathBuf::from(v["path"].as_str().unwrap());
+    assert!(model_files(&dir(&resumed)) == model_files(&dir(&straight)), "the same model");
+    assert_eq!(resumed["metrics"], straight["metrics"]);
 }

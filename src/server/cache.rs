@@ -26,7 +26,14 @@ pub struct Loaded {
     last_used: AtomicU64,
     queue: Mutex<Vec<Pending>>,
     running: AtomicBool,
+    /// Heads fitted on classify calls' examples, by the SHA-256 of the examples.
+    example_heads: Mutex<HashMap<[u8; 32], LogisticHead>>,
+    /// Held while an example head is fitted.
+    pub fit_gate: tokio::sync::Mutex<()>,
 }
+
+/// Example heads a model keeps at most (a few KiB each); past it the set starts over.
+const MAX_EXAMPLE_HEADS: usize = 64;
 
 struct Pending {
     texts: Vec<String>,
@@ -115,6 +122,8 @@ impl ModelCache {
             last_used: AtomicU64::new(tick),
             queue: Mutex::new(Vec::new()),
             running: AtomicBool::new(false),
+            example_heads: Mutex::new(HashMap::new()),
+            fit_gate: tokio::sync::Mutex::new(()),
         });
         let mut models = self.lock();
         let mut total: u64 = models.values().map(|m| m.bytes).sum::<u64>() + bytes;
@@ -154,6 +163,18 @@ impl ModelCache {
 }
 
 impl Loaded {
+    pub fn example_head(&self, key: [u8; 32]) -> Option<LogisticHead> {
+        self.example_heads.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    pub fn keep_example_head(&self, key: [u8; 32], head: LogisticHead) {
+        let mut heads = self.example_heads.lock().unwrap_or_else(|e| e.into_inner());
+        if heads.len() >= MAX_EXAMPLE_HEADS {
+            heads.clear();
+        }
+        heads.insert(key, head);
+    }
+
     /// Embeds `texts`, sharing forward passes with concurrent callers.
     pub async fn embed(
         self: &Arc<Self>,
