@@ -55,6 +55,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A labelled or text file without the column it needs; each face adds how to name one.
+    #[error("{}, line 1: {looked}; the header has {headers}. Name the {} column", path.display(), column.name())]
+    MissingColumn {
+        path: PathBuf,
+        column: Column,
+        looked: String,
+        headers: String,
+    },
+
     #[error("registry {}: {reason}", path.display())]
     Registry { path: PathBuf, reason: String },
 
@@ -106,6 +115,38 @@ pub enum Error {
 
     #[error("tensor: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+/// A column of a data file, as each face names its option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Text,
+    Label,
+}
+
+impl Column {
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Text => "text",
+            Column::Label => "label",
+        }
+    }
+
+    /// The CLI flag that names it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Column::Text => "--text-column",
+            Column::Label => "--label-column",
+        }
+    }
+
+    /// The API's form field that names it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Column::Text => "text_column",
+            Column::Label => "label_column",
+        }
+    }
 }
 
 impl Error {

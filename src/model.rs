@@ -32,7 +32,8 @@ pub struct FinetunedModel {
     pub dir: PathBuf,
     pub encoder: Encoder,
     pub head: LogisticHead,
-    pub manifest: serde_json::Value,
+    /// What its manifest says of its names (the whole manifest: [`crate::finetune::Manifest`]).
+    pub manifest: crate::finetune::ManifestNames,
 }
 
 impl FinetunedModel {
@@ -50,7 +51,7 @@ impl FinetunedModel {
                 ),
             ));
         }
-        let manifest = crate::encoder::config::read_json(&dir.join("manifest.json"))?;
+        let manifest = crate::finetune::ManifestNames::read(dir)?;
         Ok(FinetunedModel {
             dir: dir.to_path_buf(),
             encoder,

@@ -86,8 +86,13 @@ fn call_auth(method: &str, url: &str, body: Option<serde_json::Value>, auth: &st
 }
 
 fn upload(server: &Server, path: &Path) -> serde_json::Value {
+    let (code, v) = upload_text(server, &std::fs::read_to_string(path).unwrap());
+    assert_eq!(code, 201, "{v}");
+    v
+}
+
+fn upload_text(server: &Server, content: &str) -> (u16, serde_json::Value) {
     let boundary = "hardeningboundary";
-    let content = std::fs::read_to_string(path).unwrap();
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"train.csv\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
     );
@@ -97,8 +102,11 @@ fn upload(server: &Server, path: &Path) -> serde_json::Value {
         .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
         .send(body.as_bytes())
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
-    serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap()
+    let code = resp.status().as_u16();
+    (
+        code,
+        serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap(),
+    )
 }
 
 fn wait_status(server: &Server, id: &str, want: &[&str], limit: Duration) -> serde_json::Value {
@@ -285,9 +293,17 @@ fn the_api_names_only_registry_models_and_allowed_base_models() {
     let app = "Bearer app-key";
     let body = serde_json::json!({"texts": ["hi"], "model": bm});
     assert_eq!(call_auth("POST", &server.url("/v1/embed"), Some(body), app).0, 200);
-    let (code, body) = call_auth("POST", &server.url("/v1/finetuned-models"), Some(serde_json::json!({})), app);
+    let (code, body) = call_auth(
+        "POST",
+        &server.url("/v1/finetuned-models"),
+        Some(serde_json::json!({})),
+        app,
+    );
     assert_eq!(code, 403, "{body}");
-    assert_eq!(call_auth("DELETE", &server.url("/v1/finetuned-models/x"), None, app).0, 403);
+    assert_eq!(
+        call_auth("DELETE", &server.url("/v1/finetuned-models/x"), None, app).0,
+        403
+    );
     let embed = |model: &str| {
         call(
             "POST",
@@ -314,6 +330,15 @@ fn the_api_names_only_registry_models_and_allowed_base_models() {
     let ds = upload(&server, &data);
     assert!(!ds.to_string().contains(home.path().to_str().unwrap()), "{ds}");
     assert_eq!(ds["review"]["path"], "train.csv");
+    // A missing column is named in the API's terms, with the upload's name.
+    let (code, body) = upload_text(&server, "body,label\nhello,a\n");
+    assert_eq!(code, 422, "{body}");
+    let m = body["message"].as_str().unwrap();
+    assert!(
+        m.contains("text_column") && !m.contains("--text-column") && m.contains("train.csv"),
+        "{m}"
+    );
+    assert!(!m.contains(home.path().to_str().unwrap()), "{m}");
     let job = serde_json::json!({"name": "x", "dataset_id": ds["id"], "base_model": "/etc"});
     let (code, body) = call("POST", &server.url("/v1/finetuned-models"), Some(job));
     assert_eq!(code, 404, "{body}");
@@ -515,7 +540,8 @@ fn a_server_killed_mid_training_resumes_to_the_model_of_an_uninterrupted_job() {
     let server = Server::start(home.path(), &args, &[("ATTUNE_FAULT_SLOW_STEP_MS", "150")]);
     let ds = upload(&server, &data);
     let settings = serde_json::json!({"epochs": 3, "batch_size": 8, "seed": 5});
-    let job = |name: &str| serde_json::json!({"name": name, "dataset_id": ds["id"], "base_model": bm, "settings": settings});
+    let job =
+        |name: &str| serde_json::json!({"name": name, "dataset_id": ds["id"], "base_model": bm, "settings": settings});
     let (code, created) = call("POST", &server.url("/v1/finetuned-models"), Some(job("killed")));
     assert_eq!(code, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
@@ -535,7 +561,8 @@ fn a_server_killed_mid_training_resumes_to_the_model_of_an_uninterrupted_job() {
     let straight = wait_status(&server, straight_id, &["READY", "FAILED"], Duration::from_secs(90));
     assert_eq!(straight["status"], "READY", "{straight}");
     assert!(
-        model_files(&home.path().join(format!("models/{id}"))) == model_files(&home.path().join(format!("models/{straight_id}"))),
+        model_files(&home.path().join(format!("models/{id}")))
+            == model_files(&home.path().join(format!("models/{straight_id}"))),
         "the resumed job's model is the uninterrupted job's, weight for weight"
     );
     assert_eq!(killed["metrics"], straight["metrics"]);
@@ -547,15 +574,33 @@ fn a_crash_inside_the_registry_write_leaves_it_valid_and_resumes_to_the_same_mod
     let base = tiny_model(&TinySpec::default());
     let data = dataset(home.path());
     let run = [
-        "finetune", "--data", data.to_str().unwrap(), "--base", base.path().to_str().unwrap(),
-        "--epochs", "2", "--batch-size", "8", "--seed", "9", "--json",
+        "finetune",
+        "--data",
+        data.to_str().unwrap(),
+        "--base",
+        base.path().to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--seed",
+        "9",
+        "--json",
     ];
     // Dies between the folder's rename and the row's update.
-    let out = attune(home.path(), &run).env("ATTUNE_FAULT_ABORT_IN_COMPLETE", "1").output().unwrap();
+    let out = attune(home.path(), &run)
+        .env("ATTUNE_FAULT_ABORT_IN_COMPLETE", "1")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let listed = output(home.path(), &["models", "list", "--json"]);
-    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]", "no model is listed half-written");
-    let all: serde_json::Value = serde_json::from_slice(&output(home.path(), &["models", "list", "--all", "--json"]).stdout).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "[]",
+        "no model is listed half-written"
+    );
+    let all: serde_json::Value =
+        serde_json::from_slice(&output(home.path(), &["models", "list", "--all", "--json"]).stdout).unwrap();
     assert_eq!(all[0]["status"], "FINETUNING");
     let id = all[0]["id"].as_str().unwrap().to_string();
     // The owner is dead: --resume takes the run at once and finishes it.
@@ -563,9 +608,19 @@ fn a_crash_inside_the_registry_write_leaves_it_valid_and_resumes_to_the_same_mod
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     let resumed: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     let straight = output(home.path(), &run);
-    assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
+    assert!(
+        straight.status.success(),
+        "{}",
+        String::from_utf8_lossy(&straight.stderr)
+    );
     let straight: serde_json::Value = serde_json::from_slice(&straight.stdout).unwrap();
     let dir = |v: &serde_json::Value| PathBuf::from(v["path"].as_str().unwrap());
-    assert!(model_files(&dir(&resumed)) == model_files(&dir(&straight)), "the same model");
+    assert!(
+        model_files(&dir(&resumed)) == model_files(&dir(&straight)),
+        "the same model"
+    );
+    let manifest = attune::finetune::Manifest::read(&dir(&resumed)).unwrap();
+    assert_eq!(manifest.status, attune::registry::Status::Ready);
+    assert!(manifest.result.is_some_and(|r| r.seed == 9));
     assert_eq!(resumed["metrics"], straight["metrics"]);
 }

@@ -85,6 +85,7 @@ pub enum CliError {
 fn for_cli(e: &Error) -> String {
     match e {
         Error::Setting { setting, reason } => format!("{}: {reason}", setting.flag()),
+        Error::MissingColumn { column, .. } => format!("{e} with {}", column.flag()),
         e => e.to_string(),
     }
 }

@@ -53,14 +53,10 @@ pub fn run(a: ModelsArgs) -> Result<(), CliError> {
             );
             for m in models {
                 // The test accuracy of the model the run kept (the base model when it won).
-                let kept = if m.metrics["selected"] == "base" {
-                    "baseline"
-                } else {
-                    "finetuned"
-                };
-                let acc = m.metrics[kept]["accuracy"]
-                    .as_f64()
-                    .map(|a| format!("{a:.4}"))
+                let acc = m
+                    .metrics
+                    .as_ref()
+                    .map(|r| format!("{:.4}", r.kept().accuracy))
                     .unwrap_or_else(|| "-".into());
                 println!(
                     "{:<40} {:<16} {:<9} {:>8}  {:<20} {}",

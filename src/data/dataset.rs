@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Column, Error, Result};
 use crate::io::texts::{find_column, TextFile};
 
 /// Column names taken as the text column, in order of preference.
@@ -163,11 +163,14 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
-    let column = |wanted: &Option<String>, names: &[&str], what: &str, flag: &str| {
-        find_column(path, &headers, wanted.as_deref(), names, what, flag)
-    };
-    let ti = column(&opts.text_column, TEXT_COLUMNS, "text", "--text-column")?;
-    let li = column(&opts.label_column, LABEL_COLUMNS, "label", "--label-column")?;
+    let ti = find_column(path, &headers, opts.text_column.as_deref(), TEXT_COLUMNS, Column::Text)?;
+    let li = find_column(
+        path,
+        &headers,
+        opts.label_column.as_deref(),
+        LABEL_COLUMNS,
+        Column::Label,
+    )?;
     let mut ds = Dataset::from_examples(path, Vec::new());
     ds.text_column = headers[ti].clone();
     ds.label_column = headers[li].clone();
@@ -428,7 +431,7 @@ mod tests {
             .to_string();
         assert!(e.len() < 2_000, "{} bytes", e.len());
         assert!(!e.chars().any(|c| c.is_control() && c != '\n'), "{e:?}");
-        assert!(e.contains("--text-column"), "{e}");
+        assert!(e.contains("Name the text column"), "{e}");
     }
 
     #[test]

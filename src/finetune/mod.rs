@@ -4,6 +4,7 @@
 //! test rows, and store the chosen model only once it is complete. A run can be resumed from its
 //! last checkpoint.
 
+mod manifest;
 mod prepare;
 mod progress_sink;
 mod select;
@@ -26,6 +27,7 @@ use crate::train::{
     recipe, train, DataStats, Event, HeadInit, RunSetup, TrainConfig, TrainData, TrainReport, TrainSettings,
 };
 
+pub use manifest::{DatasetRef, Manifest, ManifestNames, RunRecord, MANIFEST_FILE};
 pub use prepare::RowsUsed;
 pub use progress_sink::RegistryProgress;
 pub use select::{score, Candidate, Selection};
@@ -249,13 +251,9 @@ pub fn resume(
         });
     }
     // A run that started has its options in its manifest; a queued one only in its row.
-    let manifest = registry.partial_dir(id).join("manifest.json");
-    #[derive(Deserialize)]
-    struct Partial {
-        options: FinetuneOptions,
-    }
-    let options = if manifest.exists() {
-        crate::encoder::config::read_json::<Partial>(&manifest).map(|p| p.options)
+    let partial = registry.partial_dir(id);
+    let options = if partial.join(MANIFEST_FILE).exists() {
+        Manifest::read(&partial).map(|m| m.options)
     } else {
         serde_json::from_value(rec.params.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))
     };
@@ -345,7 +343,7 @@ fn run(
             owner: "another process took it over".into(),
         }),
         Ok(outcome) => {
-            registry.complete(&id, owner, &store::registry_metrics(&outcome)?)?;
+            registry.complete(&id, owner, &store::registry_metrics(&outcome))?;
             Ok(outcome)
         }
         Err(Error::Interrupted(_)) if cancelled => {
@@ -386,10 +384,13 @@ impl Job<'_> {
         let (o, p) = (self.o, self.p);
         let dir = registry.partial_dir(self.id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        store::write_manifest(
-            &dir,
-            &serde_json::json!({"id": self.id, "status": "FINETUNING", "options": o}),
-        )?;
+        let manifest = Manifest {
+            id: self.id.to_string(),
+            status: crate::registry::Status::Finetuning,
+            options: o.clone(),
+            result: None,
+        };
+        manifest.write(&dir)?;
         let data = TrainData {
             texts: texts(&p.train),
             labels: ids(&p.train, &p.labels),

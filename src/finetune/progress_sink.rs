@@ -90,7 +90,11 @@ mod tests {
         }
         let p = reg.get_any(&id).unwrap().unwrap().progress.unwrap();
         assert_eq!((p.step, p.total), (total, total));
-        assert!(p.losses.len() < LOSS_POINTS && p.losses.len() > LOSS_POINTS / 4, "{}", p.losses.len());
+        assert!(
+            p.losses.len() < LOSS_POINTS && p.losses.len() > LOSS_POINTS / 4,
+            "{}",
+            p.losses.len()
+        );
         assert_eq!(p.losses[0], (1, 1.0));
     }
 }

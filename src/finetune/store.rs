@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use super::manifest::{DatasetRef, Manifest, RunRecord};
 use super::prepare::Prepared;
 use super::{Candidate, FinetuneOptions, Outcome};
 use crate::data::Example;
 use crate::error::{Error, Result};
+use crate::registry::{RunMetrics, Status};
 
 /// The test rows a model was measured on, stored in its folder (maps draw them by default).
 pub const HELD_OUT_FILE: &str = "test.csv";
@@ -24,22 +26,16 @@ pub(super) fn write_rows(path: &Path, rows: &[Example]) -> Result<()> {
     })
 }
 
-pub(super) fn write_manifest(dir: &Path, value: &serde_json::Value) -> Result<()> {
-    crate::util::write_atomic(&dir.join("manifest.json"), |w| {
-        serde_json::to_writer_pretty(w, value).map_err(std::io::Error::other)
-    })
-}
-
 /// What the registry keeps of a run's figures: the test-row metrics of both candidates and the
 /// choice, read back by the API and the dashboard.
-pub(super) fn registry_metrics(o: &Outcome) -> Result<serde_json::Value> {
-    Ok(serde_json::json!({
-        "baseline": o.metrics.baseline,
-        "finetuned": o.metrics.finetuned,
-        "selected": o.selected,
-        "reason": o.reason,
-        "rows": o.rows,
-    }))
+pub(super) fn registry_metrics(o: &Outcome) -> RunMetrics {
+    RunMetrics {
+        baseline: o.metrics.baseline.clone(),
+        finetuned: o.metrics.finetuned.clone(),
+        selected: Some(o.selected),
+        reason: Some(o.reason.clone()),
+        rows: Some(o.rows.clone()),
+    }
 }
 
 fn card(o: &FinetuneOptions, p: &Prepared, out: &Outcome) -> String {
@@ -82,28 +78,31 @@ pub(super) fn write_model_files(
     std::fs::write(&readme, card(o, p, out)).map_err(|e| Error::io(&readme, e))?;
     write_rows(&dir.join(HELD_OUT_FILE), &p.test)?;
     write_rows(&dir.join(SELECTION_FILE), &p.select)?;
-    write_manifest(
-        dir,
-        &serde_json::json!({
-            "id": out.model_id,
-            "name": o.name,
-            "status": "READY",
-            "attune_version": env!("CARGO_PKG_VERSION"),
-            "base_model": o.base,
-            "base_model_dir": base_dir,
-            "dataset": {"path": o.data, "sha256": p.dataset_sha256},
-            "rows": out.rows,
-            "labels": p.labels,
-            "seed": o.seed(),
-            "options": o,
-            "recipe": out.recipe,
-            "selected": out.selected,
-            "reason": out.reason,
-            "selection": out.selection,
-            "metrics": out.metrics,
-            "training": out.training,
-            "seconds": out.seconds,
-            "created": chrono::Utc::now().to_rfc3339(),
+    let m = Manifest {
+        id: out.model_id.clone(),
+        status: Status::Ready,
+        options: o.clone(),
+        result: Some(RunRecord {
+            name: o.name.clone(),
+            attune_version: env!("CARGO_PKG_VERSION").into(),
+            base_model: o.base.clone(),
+            base_model_dir: base_dir.to_path_buf(),
+            dataset: DatasetRef {
+                path: o.data.clone(),
+                sha256: p.dataset_sha256.clone(),
+            },
+            rows: out.rows.clone(),
+            labels: p.labels.clone(),
+            seed: o.seed(),
+            recipe: out.recipe.clone(),
+            selected: out.selected,
+            reason: out.reason.clone(),
+            selection: out.selection.clone(),
+            metrics: out.metrics.clone(),
+            training: out.training.clone(),
+            seconds: out.seconds,
+            created: chrono::Utc::now().to_rfc3339(),
         }),
-    )
+    };
+    m.write(dir)
 }

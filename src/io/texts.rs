@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Column, Error, Result};
 
 /// Column names taken as the text column when none is given, in order of preference.
 pub const TEXT_COLUMNS: &[&str] = &["text", "query", "sentence", "content", "input"];
@@ -55,39 +55,35 @@ pub fn read_utf8(path: &Path) -> Result<String> {
 }
 
 /// Picks the column named `wanted`, or else the first of `candidates` present (case-insensitive).
+/// A missing column is [`Error::MissingColumn`]; each face says how to name one.
 pub fn find_column(
     path: &Path,
     headers: &[String],
     wanted: Option<&str>,
     candidates: &[&str],
-    what: &str,
-    flag: &str,
+    column: Column,
 ) -> Result<usize> {
     let lower: Vec<String> = headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
     let hit = match wanted {
         Some(w) => lower.iter().position(|h| *h == w.trim().to_ascii_lowercase()),
         None => candidates.iter().find_map(|c| lower.iter().position(|h| h == c)),
     };
-    hit.ok_or_else(|| {
-        let looked = match wanted {
-            Some(w) => format!("no column {w:?}"),
+    hit.ok_or_else(|| Error::MissingColumn {
+        path: path.into(),
+        column,
+        looked: match wanted {
+            Some(w) => format!("no column \"{}\"", crate::util::excerpt(w, 60)),
             None => format!(
-                "no {what} column: looked for {}",
+                "no {} column: looked for {}",
+                column.name(),
                 candidates
                     .iter()
                     .map(|c| format!("{c:?}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        };
-        Error::input(
-            path,
-            Some(1),
-            format!(
-                "{looked}; the header has {}. Name the column with {flag}",
-                crate::util::excerpt_list(headers, 20, 60)
-            ),
-        )
+        },
+        headers: crate::util::excerpt_list(headers, 20, 60),
     })
 }
 
@@ -126,7 +122,7 @@ fn read_csv(path: &Path, content: &str, delimiter: u8, column: Option<&str>) -> 
         .iter()
         .map(String::from)
         .collect();
-    let col = find_column(path, &headers, column, TEXT_COLUMNS, "text", "--text-column")?;
+    let col = find_column(path, &headers, column, TEXT_COLUMNS, Column::Text)?;
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_error(path, e))?;

@@ -284,12 +284,11 @@ pub fn map_models(
     let located = locate(&job.model, registry, sources)?;
     let (model_name, base_spec) = match &located {
         Located::Finetuned { dir, id } => {
-            let manifest: serde_json::Value = crate::encoder::config::read_json(&dir.join("manifest.json"))?;
-            let base = manifest["base_model"].as_str().map(str::to_string);
+            let manifest = crate::finetune::ManifestNames::read(dir)?;
+            let base = manifest.base_model;
             // The nickname, else the ID.
-            let name = manifest["name"]
-                .as_str()
-                .map(str::to_string)
+            let name = manifest
+                .name
                 .or_else(|| id.clone())
                 .unwrap_or_else(|| job.model.clone());
             (name, job.baseline.clone().or(base))

@@ -97,9 +97,23 @@ impl Registry {
             Ok(r) => r,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(Error::Dataset {
-                    path: file_name.into(),
-                    reason: e.to_string().replace(&path.display().to_string(), "the upload"),
+                // The error names the upload, never the server's copy of it.
+                return Err(match e {
+                    Error::MissingColumn {
+                        column,
+                        looked,
+                        headers,
+                        ..
+                    } => Error::MissingColumn {
+                        path: file_name.into(),
+                        column,
+                        looked,
+                        headers,
+                    },
+                    e => Error::Dataset {
+                        path: file_name.into(),
+                        reason: e.to_string().replace(&path.display().to_string(), "the upload"),
+                    },
                 });
             }
         };

@@ -69,6 +69,31 @@ pub struct JobProgress {
     pub losses: Vec<(usize, f64)>,
 }
 
+/// What the registry keeps of a finished run's figures: the test-row metrics of both candidates
+/// and the choice, as the API, the dashboard and `models list` show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub baseline: crate::eval::Metrics,
+    pub finetuned: crate::eval::Metrics,
+    /// Absent in records written before the selection step existed (the fine-tuned model).
+    #[serde(default)]
+    pub selected: Option<crate::finetune::Candidate>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub rows: Option<crate::finetune::RowsUsed>,
+}
+
+impl RunMetrics {
+    /// The figures of the model the run kept.
+    pub fn kept(&self) -> &crate::eval::Metrics {
+        match self.selected {
+            Some(crate::finetune::Candidate::Base) => &self.baseline,
+            _ => &self.finetuned,
+        }
+    }
+}
+
 /// One model in the registry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelRecord {
@@ -77,7 +102,8 @@ pub struct ModelRecord {
     pub base_model: String,
     pub dataset_sha256: String,
     pub params: serde_json::Value,
-    pub metrics: serde_json::Value,
+    /// Once READY; records in a shape this version cannot read show as none.
+    pub metrics: Option<RunMetrics>,
     pub created: String,
     pub status: Status,
     pub error: Option<String>,
@@ -248,7 +274,7 @@ impl Registry {
 
     /// Finishes a run `owner` holds: the partial folder (complete by now) becomes the model
     /// folder and the row `READY` with its metrics. A run whose lease was lost is left alone.
-    pub fn complete(&mut self, id: &str, owner: &str, metrics: &serde_json::Value) -> Result<PathBuf> {
+    pub fn complete(&mut self, id: &str, owner: &str, metrics: &RunMetrics) -> Result<PathBuf> {
         let from = self.partial_dir(id);
         let to = self.model_dir(id);
         let tx = self
@@ -282,7 +308,7 @@ impl Registry {
         }
         tx.execute(
             "UPDATE models SET status = 'READY', metrics = ?2, error = NULL, owner = NULL, lease_expires = NULL WHERE id = ?1",
-            params![id, metrics.to_string()],
+            params![id, serde_json::to_string(metrics).unwrap_or_default()],
         )
         .map_err(|e| db_err(&self.home, e))?;
         tx.commit().map_err(|e| db_err(&self.home, e))?;
@@ -318,7 +344,7 @@ impl Registry {
             base_model: r.get(2)?,
             dataset_sha256: r.get(3)?,
             params: json(r.get(4)?),
-            metrics: json(r.get(5)?),
+            metrics: serde_json::from_str(&r.get::<_, String>(5)?).ok(),
             created: r.get(6)?,
             status,
             error: r.get(8)?,
@@ -474,12 +500,27 @@ mod tests {
         ] {
             std::fs::write(dir.join(f), "{}").unwrap();
         }
-        let path = reg.complete(&id, "me", &serde_json::json!({"accuracy": 1.0})).unwrap();
+        let labels = ["a".to_string(), "b".to_string()];
+        let m = crate::eval::Metrics::compute(
+            &labels,
+            &[0, 1, 1],
+            &[vec![0.9, 0.1], vec![0.2, 0.8], vec![0.3, 0.7]],
+            &[vec![1.0, 0.0], vec![0.0, 1.0], vec![0.1, 0.9]],
+        )
+        .unwrap();
+        let metrics = RunMetrics {
+            baseline: m.clone(),
+            finetuned: m,
+            selected: Some(crate::finetune::Candidate::Finetuned),
+            reason: None,
+            rows: None,
+        };
+        let path = reg.complete(&id, "me", &metrics).unwrap();
         assert_eq!(path, reg.model_dir(&id));
         assert!(!reg.partial_dir(&id).exists());
         let listed = reg.list(false).unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].metrics["accuracy"], 1.0);
+        assert_eq!(listed[0].metrics.as_ref().unwrap().kept().accuracy, 1.0);
         assert_eq!(reg.find("first").unwrap().unwrap().id, id, "found by nickname");
         assert!(reg.find("nobody").unwrap().is_none());
         // Damage the folder: a clear error naming the id.

@@ -164,7 +164,11 @@ impl ModelCache {
 
 impl Loaded {
     pub fn example_head(&self, key: [u8; 32]) -> Option<LogisticHead> {
-        self.example_heads.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+        self.example_heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
     }
 
     pub fn keep_example_head(&self, key: [u8; 32], head: LogisticHead) {

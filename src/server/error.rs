@@ -45,13 +45,16 @@ impl From<Error> for ApiError {
             }
             Error::ModelState { .. } | Error::Leased { .. } | Error::Cancelled { .. } => StatusCode::CONFLICT,
             Error::Setting { .. } => StatusCode::BAD_REQUEST,
-            Error::TooLong { .. } | Error::Input { .. } | Error::Dataset { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooLong { .. } | Error::Input { .. } | Error::Dataset { .. } | Error::MissingColumn { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &e {
             // The API's caller names settings by their JSON field.
             Error::Setting { setting, reason } => format!("{}: {reason}", setting.field()),
+            Error::MissingColumn { column, .. } => format!("{e} with the form field \"{}\"", column.field()),
             e => e.to_string(),
         };
         ApiError::new(status, message)

@@ -24,8 +24,8 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use allow::AllowList;
-pub use keys::{ApiKey, Scope};
 pub use error::ApiError;
+pub use keys::{ApiKey, Scope};
 
 use crate::error::{Error, Result};
 use crate::source::SourceOptions;

@@ -385,8 +385,12 @@ pub async fn get_dataset(State(st): State<Arc<AppState>>, Path(id): Path<String>
 }
 
 fn view(r: ModelRecord) -> FinetunedModel {
-    let text = |k: &str| r.metrics.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    let (selected, reason) = (text("selected"), text("reason"));
+    let selected = r
+        .metrics
+        .as_ref()
+        .and_then(|m| m.selected)
+        .map(|c| c.as_str().to_string());
+    let reason = r.metrics.as_ref().and_then(|m| m.reason.clone());
     FinetunedModel {
         id: r.id,
         name: r.name,

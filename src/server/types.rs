@@ -177,7 +177,7 @@ pub struct FinetunedModel {
     pub status: String,
     pub created: String,
     pub progress: Option<crate::registry::JobProgress>,
-    pub metrics: serde_json::Value,
+    pub metrics: Option<crate::registry::RunMetrics>,
     /// Once ready: "finetuned" or "base", the model the run chose on its selection rows.
     pub selected: Option<String>,
     /// Why, in one sentence (with what to try next when fine-tuning did not help).
