@@ -9,6 +9,7 @@ mod error;
 mod jobs;
 mod keys;
 mod metrics;
+mod openapi;
 mod routes;
 pub mod types;
 

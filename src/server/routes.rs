@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 
 use super::cache::Loaded;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::types::*;
 use super::AppState;
 use crate::data::LoadOptions;
@@ -320,7 +320,20 @@ pub async fn openai_embeddings(
     }))
 }
 
-pub async fn upload_dataset(State(st): State<Arc<AppState>>, mut form: Multipart) -> ApiResult<impl IntoResponse> {
+pub async fn upload_dataset(
+    State(st): State<Arc<AppState>>,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<impl IntoResponse> {
+    // A bad multipart header is a JSON error like every other.
+    let mut form = form.map_err(|r| {
+        ApiError::new(
+            r.status(),
+            format!(
+                "send the file as multipart/form-data with a boundary: {}",
+                r.body_text()
+            ),
+        )
+    })?;
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut name = None;
     let mut columns = LoadOptions::default();
@@ -374,7 +387,10 @@ pub async fn upload_dataset(State(st): State<Arc<AppState>>, mut form: Multipart
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }
 
-pub async fn get_dataset(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<ApiJson<DatasetInfo>> {
+pub async fn get_dataset(
+    State(st): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<DatasetInfo>> {
     let home = st.home.clone();
     let rec = blocking(move || Registry::open(&home)?.dataset(&id)).await?;
     Ok(ApiJson(DatasetInfo {
@@ -470,7 +486,7 @@ async fn record(st: &Arc<AppState>, id: &str) -> ApiResult<ModelRecord> {
 
 pub async fn get_finetune(
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<FinetunedModel>> {
     Ok(ApiJson(view(record(&st, &id).await?)))
 }
@@ -480,7 +496,7 @@ pub async fn get_finetune(
 /// becomes `CANCELLED`; a second DELETE then removes it.
 pub async fn delete_finetune(
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::response::Response> {
     let rec = record(&st, &id).await?;
     let st2 = st.clone();
@@ -516,8 +532,8 @@ pub struct MapQuery {
 /// per method and kept in the model's folder.
 pub async fn get_map(
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<MapQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MapQuery>,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
     // t-SNE by default; PCA where asked for, or where there are too few rows for t-SNE.
     let methods = match q.method.as_deref() {
@@ -594,10 +610,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> ApiResult<impl IntoResp
 }
 
 pub async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi::document())
 }
 
 pub async fn method_not_allowed() -> ApiError {

@@ -4,14 +4,19 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::encoder::Truncate;
 
 /// `POST /v1/embed`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedRequest {
+    /// At most 96 texts (the server's `--max-texts`), each at most 20,000 characters.
+    #[schema(min_items = 1, max_items = 96)]
     pub texts: Vec<String>,
+    /// A registry model's ID or nickname, or a base model the server allows.
+    #[schema(pattern = r"\S")]
     pub model: String,
     /// Accepted for compatibility (`search_document`, `search_query`, `classification`,
     /// `clustering`); the models attune serves embed every type the same way.
@@ -19,13 +24,35 @@ pub struct EmbedRequest {
     pub input_type: Option<String>,
     /// When given, the answer's `embeddings` is an object with one entry per type.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub embedding_types: Option<Vec<EmbeddingType>>,
+    /// `NONE` (a text past the model's length is an error), `START` or `END` (the default).
     #[serde(default)]
+    #[schema(value_type = Option<TruncateName>)]
     pub truncate: Option<Truncate>,
 }
 
+/// How a text longer than the model takes is cut (the document's name for [`Truncate`]).
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum TruncateName {
+    NONE,
+    START,
+    END,
+}
+
+/// The training objectives (the document's name for [`crate::train::LossKind`]).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum LossName {
+    ce,
+    supcon,
+    cosine,
+    setfit,
+}
+
 /// The encodings `/v1/embed` can answer in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingType {
     /// f32 values.
@@ -41,7 +68,7 @@ pub enum EmbeddingType {
 }
 
 /// `POST /v1/embed` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EmbedResponse {
     pub id: String,
     pub texts: Vec<String>,
@@ -50,44 +77,52 @@ pub struct EmbedResponse {
 }
 
 /// Float vectors, or an object by type when `embedding_types` was given.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Embeddings {
     Float(Vec<Vec<f32>>),
+    #[schema(value_type = Object)]
     ByType(BTreeMap<String, serde_json::Value>),
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Meta {
     pub model: String,
     pub dimensions: usize,
 }
 
 /// `POST /v1/classify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassifyRequest {
+    /// At most 96 inputs, each at most 20,000 characters.
+    #[schema(min_items = 1, max_items = 96)]
     pub inputs: Vec<String>,
+    #[schema(pattern = r"\S")]
     pub model: String,
-    /// Labelled examples: with a base model, a head is fitted on them for this call.
+    /// Labelled examples (at most 512, two labels or more, two examples of each label or
+    /// more): with a base model, a head is fitted on them for this call.
     #[serde(default)]
+    #[schema(max_items = 512)]
     pub examples: Option<Vec<Example>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Example {
+    #[schema(max_length = 20000)]
     pub text: String,
+    #[schema(max_length = 200)]
     pub label: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClassifyResponse {
     pub id: String,
     pub classifications: Vec<Classification>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Classification {
     pub id: String,
     pub input: String,
@@ -96,59 +131,68 @@ pub struct Classification {
     pub confidence: f32,
     pub confidences: Vec<f32>,
     pub labels: BTreeMap<String, LabelConfidence>,
+    #[schema(value_type = String)]
     pub classification_type: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LabelConfidence {
     pub confidence: f32,
 }
 
 /// `POST /v1/embeddings` (OpenAI's shape).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct OpenAiRequest {
     pub input: OpenAiInput,
+    #[schema(pattern = r"\S")]
     pub model: String,
     /// Only `"float"` is supported.
     #[serde(default)]
+    #[schema(pattern = "^float$")]
     pub encoding_format: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum OpenAiInput {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OpenAiResponse {
+    #[schema(value_type = String)]
     pub object: &'static str,
     pub data: Vec<OpenAiEmbedding>,
     pub model: String,
     pub usage: Usage,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OpenAiEmbedding {
+    #[schema(value_type = String)]
     pub object: &'static str,
     pub embedding: Vec<f32>,
     pub index: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
     pub prompt_tokens: usize,
     pub total_tokens: usize,
 }
 
 /// `POST /v1/finetuned-models`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinetuneRequest {
+    /// The model's nickname.
+    #[schema(pattern = r"\S", max_length = 200)]
     pub name: String,
+    /// From `POST /v1/datasets`.
+    #[schema(pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub dataset_id: String,
     #[serde(default)]
     pub base_model: Option<String>,
@@ -157,26 +201,35 @@ pub struct FinetuneRequest {
 }
 
 /// Hyper-parameters a job may set; the rest keep attune's defaults.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    #[schema(minimum = 1, maximum = 1000)]
     pub epochs: Option<usize>,
+    #[schema(minimum = 0.0, maximum = 0.01)]
     pub learning_rate: Option<f64>,
+    #[schema(minimum = 4, maximum = 1024)]
     pub batch_size: Option<usize>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub max_steps: Option<usize>,
+    #[schema(value_type = Option<LossName>)]
     pub loss: Option<crate::train::LossKind>,
     pub seed: Option<u64>,
 }
 
 /// A fine-tuned model as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FinetunedModel {
     pub id: String,
     pub name: Option<String>,
     pub base_model: String,
     pub status: String,
     pub created: String,
+    /// `step`, `total`, `epoch`, `loss`, `eta_s` and `losses` (`[step, loss]` pairs).
+    #[schema(value_type = Option<Object>)]
     pub progress: Option<crate::registry::JobProgress>,
+    /// Once ready: `baseline` and `finetuned` metrics on the test rows, `selected`, `reason`, `rows`.
+    #[schema(value_type = Option<Object>)]
     pub metrics: Option<crate::registry::RunMetrics>,
     /// Once ready: "finetuned" or "base", the model the run chose on its selection rows.
     pub selected: Option<String>,
@@ -186,27 +239,42 @@ pub struct FinetunedModel {
 }
 
 /// An uploaded dataset and its review.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DatasetInfo {
     pub id: String,
     pub name: String,
+    /// Rows, labels, a preview and every problem with its fix.
+    #[schema(value_type = Object)]
     pub review: crate::data::review::Review,
 }
 
 /// The answer to an upload that cannot be trained on (422): why, and the review.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BlockedDataset {
     pub message: String,
     pub dataset: DatasetInfo,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelList {
     pub models: Vec<FinetunedModel>,
 }
 
 /// Every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     pub message: String,
+}
+
+/// `POST /v1/datasets`, a multipart form (described here; the handler reads the parts).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The CSV, TSV or JSONL file; its file name must end in .csv, .tsv or .jsonl.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    pub name: Option<String>,
+    pub text_column: Option<String>,
+    pub label_column: Option<String>,
 }
