@@ -113,6 +113,18 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// Too few points for a projection; PCA needs fewer.
+    #[error("{method} needs at least {need} points, got {have}; use the PCA method")]
+    TooFewPoints {
+        method: &'static str,
+        have: usize,
+        need: usize,
+    },
+
+    /// A failure inside attune, not in what the caller sent (a bug, or a resource that failed).
+    #[error("internal error: {0}")]
+    Internal(String),
+
     #[error("tensor: {0}")]
     Candle(#[from] candle_core::Error),
 }

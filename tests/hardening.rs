@@ -624,3 +624,43 @@ fn a_crash_inside_the_registry_write_leaves_it_valid_and_resumes_to_the_same_mod
     assert!(manifest.result.is_some_and(|r| r.seed == 9));
     assert_eq!(resumed["metrics"], straight["metrics"]);
 }
+
+#[test]
+fn a_file_of_ten_thousand_labels_is_refused_briefly_before_any_model_loads() {
+    let home = tempfile::tempdir().unwrap();
+    let mut csv = String::from("text,label\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("text number {i},label-{i}\n"));
+    }
+    let data = home.path().join("many.csv");
+    std::fs::write(&data, csv).unwrap();
+    // A base model that does not exist: the review must not get as far as loading it.
+    let out = output(
+        home.path(),
+        &["review", "--data", data.to_str().unwrap(), "--base", "/no/such/model"],
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("blocking") && !stderr.contains("could not find model"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("and 9950 more labels"), "{stdout}");
+    assert!(
+        stdout.len() + stderr.len() < 20_000,
+        "{} bytes",
+        stdout.len() + stderr.len()
+    );
+    let out = output(
+        home.path(),
+        &["finetune", "--data", data.to_str().unwrap(), "--base", "/no/such/model"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.len() < 5_000 && stderr.contains("at least 2"),
+        "{stderr}"
+    );
+}

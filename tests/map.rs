@@ -178,5 +178,5 @@ fn tsne_is_deterministic_and_needs_enough_points() {
     // The validation rows (6) are too few for t-SNE: a clear error, not a panic.
     j.data = None;
     let e = map_models(&j, &f.reg, &src).unwrap_err().to_string();
-    assert!(e.contains("at least 7 points") && e.contains("--method pca"), "{e}");
+    assert!(e.contains("at least 7 points") && e.contains("PCA"), "{e}");
 }

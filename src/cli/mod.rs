@@ -86,6 +86,7 @@ fn for_cli(e: &Error) -> String {
     match e {
         Error::Setting { setting, reason } => format!("{}: {reason}", setting.flag()),
         Error::MissingColumn { column, .. } => format!("{e} with {}", column.flag()),
+        Error::TooFewPoints { .. } => format!("{e} (--method pca)"),
         e => e.to_string(),
     }
 }

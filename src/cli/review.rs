@@ -38,8 +38,14 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
         min_rows: a.min_rows,
         ..Default::default()
     };
-    let enc = if a.no_model { None } else { Some(load_encoder(&a.base)?) };
-    let r = review_with_model(&ds, &opts, enc.as_ref())?;
+    let base = a.base.clone();
+    let mut load = || {
+        load_encoder(&base).map_err(|e| match e {
+            CliError::Attune(e) => e,
+            other => attune::Error::Internal(other.to_string()),
+        })
+    };
+    let r = review_with_model(&ds, &opts, (!a.no_model).then_some(&mut load as &mut dyn FnMut() -> _))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).map_err(std::io::Error::other)?);
         return Ok(());
@@ -60,10 +66,19 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
         .max()
         .unwrap_or(5)
         .min(40);
-    for l in &r.labels {
+    // A file of thousands of labels shows the first 50 (in the order the review lists them).
+    const SHOWN: usize = 50;
+    for l in r.labels.iter().take(SHOWN) {
         let bar = "█".repeat((l.count * 40).div_ceil(max));
         let note = if l.trainable { "" } else { "  (dropped: too few rows)" };
-        println!("  {:<width$} {:>6}  {bar}{note}", l.label, l.count);
+        let name = attune::util::excerpt(&l.label, 40);
+        println!("  {name:<width$} {:>6}  {bar}{note}", l.count);
+    }
+    if r.labels.len() > SHOWN {
+        println!(
+            "  ... and {} more labels (--json lists them all)",
+            r.labels.len() - SHOWN
+        );
     }
     println!("\nPreview:");
     for e in &r.preview {
@@ -85,7 +100,13 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
                 .lines
                 .iter()
                 .take(10)
-                .map(|g| g.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" & "))
+                .map(|g| {
+                    let mut shown: Vec<String> = g.iter().take(10).map(|l| l.to_string()).collect();
+                    if g.len() > 10 {
+                        shown.push(format!("{} more", g.len() - 10));
+                    }
+                    shown.join(" & ")
+                })
                 .collect();
             if !lines.is_empty() {
                 let more = if p.lines.len() > 10 {

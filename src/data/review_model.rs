@@ -20,13 +20,19 @@ fn cut(text: &str, chars: usize) -> &str {
     }
 }
 
-/// Reviews `ds`, with `encoder`'s checks where there is one and the file is not already
-/// blocked.
-pub fn review_with_model(ds: &Dataset, opts: &ReviewOptions, encoder: Option<&Encoder>) -> Result<Review> {
+/// Reviews `ds`, with the checks of the encoder `load` gives where there is one and the file
+/// is not already blocked (then the model is not even loaded).
+pub fn review_with_model(
+    ds: &Dataset,
+    opts: &ReviewOptions,
+    load: Option<&mut dyn FnMut() -> Result<Encoder>>,
+) -> Result<Review> {
     let plain = review(ds, opts, ModelView::default())?;
-    let Some(enc) = encoder.filter(|_| !plain.blocking) else {
+    let Some(load) = load.filter(|_| !plain.blocking) else {
         return Ok(plain);
     };
+    let encoder = load()?;
+    let enc = &encoder;
     let limit = enc.max_seq_length();
     let texts: Vec<&str> = ds
         .examples

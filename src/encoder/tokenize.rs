@@ -117,7 +117,7 @@ impl TextTokenizer {
             &self.inner
         };
         tok.encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))
+            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))
     }
 
     /// Tokenises a batch into tensors on `device`.
@@ -167,11 +167,11 @@ impl TextTokenizer {
     pub fn untruncated_lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
         let mut t = self.inner.clone();
         t.with_truncation(None)
-            .map_err(|e| Error::InvalidArgument(format!("tokenizer: {e}")))?;
+            .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
         t.with_padding(None);
         let enc = t
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::InvalidArgument(format!("tokenizer failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
         Ok(enc.iter().map(|e| e.get_ids().len()).collect())
     }
 }

@@ -229,7 +229,7 @@ pub fn enqueue(o: &FinetuneOptions, registry: &Registry) -> Result<String> {
     o.validate()?;
     let bytes = std::fs::read(&o.data).map_err(|e| Error::io(&o.data, e))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let params = serde_json::to_value(o).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let params = serde_json::to_value(o).map_err(|e| Error::Internal(e.to_string()))?;
     registry.enqueue(o.name.as_deref(), &o.base, &sha, &params)
 }
 
@@ -310,7 +310,7 @@ fn run(
     let enc = Encoder::load(&base.dir, &EncoderOptions::default())?;
     on(Progress::Stage("measuring the base model (baseline)"));
     let baseline = measure(&enc, &p, &o.head, o.embed_batch_size)?;
-    let params = serde_json::to_value(o).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let params = serde_json::to_value(o).map_err(|e| Error::Internal(e.to_string()))?;
     let owner = crate::registry::owner_id();
     let is_resume = resuming.is_some();
     // A new run's own control: a cancellation stops this run and nothing else.

@@ -60,7 +60,7 @@ fn reviewed_rows(o: &FinetuneOptions) -> Result<(Dataset, Vec<Example>)> {
             .problems
             .iter()
             .filter(|p| p.severity == Severity::Blocking)
-            .map(|p| format!("{} {}", p.message, p.fix))
+            .map(|p| format!("{}. {}", p.message.trim_end_matches('.'), p.fix))
             .collect();
         return Err(Error::Dataset {
             path: o.data.clone(),

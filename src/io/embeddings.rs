@@ -88,7 +88,7 @@ fn write_npy(w: &mut dyn Write, rows: &[Vec<f32>]) -> std::io::Result<()> {
 pub fn check_rectangular(embeddings: &[Vec<f32>]) -> Result<()> {
     let dim = embeddings.first().map_or(0, Vec::len);
     if embeddings.iter().any(|e| e.len() != dim) {
-        return Err(Error::InvalidArgument("embeddings of different lengths".into()));
+        return Err(Error::Internal("embeddings of different lengths".into()));
     }
     Ok(())
 }

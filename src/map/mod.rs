@@ -7,6 +7,7 @@ mod html;
 pub mod pca;
 mod plot;
 pub mod sample;
+mod stored;
 pub mod tsne;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::eval::{silhouette, silhouette_euclidean};
 
 pub use sample::stratified_sample;
+pub use stored::stored_map;
 
 /// How embeddings become points in the plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -191,7 +193,7 @@ pub fn write(map: &EmbeddingMap, path: &Path, opts: &MapOptions) -> Result<()> {
         }
     }
     let bytes = match format {
-        Format::Json => serde_json::to_vec_pretty(&json(map)).map_err(|e| Error::InvalidArgument(e.to_string()))?,
+        Format::Json => serde_json::to_vec_pretty(&json(map)).map_err(|e| Error::Internal(e.to_string()))?,
         Format::Html => html::render(map)?.into_bytes(),
         Format::Svg => plot::svg(map, opts)?.into_bytes(),
         Format::Png => plot::png(map, opts)?,

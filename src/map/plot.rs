@@ -26,7 +26,7 @@ fn fonts() {
 }
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
-    Error::InvalidArgument(format!("drawing the map failed: {e:?}"))
+    Error::Internal(format!("drawing the map failed: {e:?}"))
 }
 
 fn rgb(i: usize) -> RGBColor {

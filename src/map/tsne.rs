@@ -12,9 +12,11 @@ pub const MIN_POINTS: usize = 7;
 pub fn project(rows: &[Vec<f32>]) -> Result<Vec<[f64; 2]>> {
     let n = rows.len();
     if n < MIN_POINTS {
-        return Err(Error::InvalidArgument(format!(
-            "t-SNE needs at least {MIN_POINTS} points, got {n}; use --method pca"
-        )));
+        return Err(Error::TooFewPoints {
+            method: "t-SNE",
+            have: n,
+            need: MIN_POINTS,
+        });
     }
     let unit: Vec<Vec<f32>> = rows
         .iter()
@@ -43,7 +45,7 @@ pub fn project(rows: &[Vec<f32>]) -> Result<Vec<[f64; 2]>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
-        .map_err(|e| Error::InvalidArgument(format!("t-SNE thread pool: {e}")))?;
+        .map_err(|e| Error::Internal(format!("t-SNE thread pool: {e}")))?;
     let flat = pool.install(|| {
         let mut tsne: bhtsne::tSNE<f32, Vec<f32>> = bhtsne::tSNE::new(&unit);
         tsne.perplexity(perplexity).epochs(1000).initial_embedding(start);
@@ -53,9 +55,7 @@ pub fn project(rows: &[Vec<f32>]) -> Result<Vec<[f64; 2]>> {
         tsne.embedding()
     });
     if flat.len() != 2 * n || flat.iter().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidArgument(
-            "t-SNE did not converge to finite coordinates".into(),
-        ));
+        return Err(Error::Internal("t-SNE did not converge to finite coordinates".into()));
     }
     Ok(flat.chunks(2).map(|c| [c[0] as f64, c[1] as f64]).collect())
 }

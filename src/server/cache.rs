@@ -197,7 +197,7 @@ impl Loaded {
             tokio::task::spawn_blocking(move || me.drain(&metrics));
         }
         rx.await
-            .map_err(|_| Error::InvalidArgument("the embedding worker stopped".into()))?
+            .map_err(|_| Error::Internal("the embedding worker stopped".into()))?
     }
 
     /// Runs queued requests until none is left, joining those with the same truncation.

@@ -48,7 +48,7 @@ impl From<Error> for ApiError {
             Error::TooLong { .. } | Error::Input { .. } | Error::Dataset { .. } | Error::MissingColumn { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidArgument(_) | Error::TooFewPoints { .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &e {

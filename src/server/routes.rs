@@ -376,7 +376,7 @@ pub async fn upload_dataset(
             .problems
             .iter()
             .filter(|p| p.severity == crate::data::review::Severity::Blocking)
-            .map(|p| format!("{} {}", p.message, p.fix))
+            .map(|p| format!("{}. {}", p.message.trim_end_matches('.'), p.fix))
             .collect();
         let body = BlockedDataset {
             message: format!("this dataset cannot be trained on: {}", fixes.join(" ")),
@@ -536,59 +536,15 @@ pub async fn get_map(
     ApiQuery(q): ApiQuery<MapQuery>,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
     // t-SNE by default; PCA where asked for, or where there are too few rows for t-SNE.
-    let methods = match q.method.as_deref() {
-        None => vec![crate::map::Method::Tsne, crate::map::Method::Pca],
-        Some("tsne") => vec![crate::map::Method::Tsne],
-        Some("pca") => vec![crate::map::Method::Pca],
+    let method = match q.method.as_deref() {
+        None => None,
+        Some("tsne") => Some(crate::map::Method::Tsne),
+        Some("pca") => Some(crate::map::Method::Pca),
         Some(other) => return Err(ApiError::bad_request(format!("method {other:?}: use tsne or pca"))),
     };
     let rec = record(&st, &id).await?;
-    if rec.status != Status::Ready {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("{id} is {}; its map can be drawn once it is READY", rec.status.as_str()),
-        ));
-    }
     let st2 = st.clone();
-    let map = blocking(move || {
-        let mut last = None;
-        for method in methods {
-            let name = if method == crate::map::Method::Tsne {
-                "tsne"
-            } else {
-                "pca"
-            };
-            let cached = rec.path.join(format!("map-{name}.json"));
-            if let Ok(v) = crate::encoder::config::read_json(&cached) {
-                return Ok(v);
-            }
-            let job = crate::map::MapJob {
-                model: rec.id.clone(),
-                baseline: None,
-                data: None,
-                load: LoadOptions::default(),
-                max_points: 2000,
-                options: crate::map::MapOptions {
-                    method,
-                    ..Default::default()
-                },
-            };
-            let reg = Registry::open(&st2.home)?;
-            match crate::map::map_models(&job, &reg, &st2.sources) {
-                Ok(m) => {
-                    let v = crate::map::json(&m);
-                    crate::util::write_atomic(&cached, |w| {
-                        serde_json::to_writer(w, &v).map_err(std::io::Error::other)
-                    })?;
-                    return Ok(v);
-                }
-                Err(e @ crate::Error::InvalidArgument(_)) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| crate::Error::InvalidArgument("no map method".into())))
-    })
-    .await?;
+    let map = blocking(move || crate::map::stored_map(&rec, method, &Registry::open(&st2.home)?, &st2.sources)).await?;
     Ok(ApiJson(map))
 }
 

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub fn supervised_contrastive(emb: &Tensor, labels: &[usize], temperature: f64) -> Result<Tensor> {
     let b = emb.dim(0)?;
     if labels.len() != b {
-        return Err(Error::InvalidArgument(format!("{} labels for {b} rows", labels.len())));
+        return Err(Error::Internal(format!("{} labels for {b} rows", labels.len())));
     }
     let dev = emb.device();
     let dtype = emb.dtype();
@@ -55,7 +55,7 @@ pub fn supervised_contrastive(emb: &Tensor, labels: &[usize], temperature: f64) 
 pub fn in_batch_cosine(emb: &Tensor, labels: &[usize]) -> Result<Tensor> {
     let b = emb.dim(0)?;
     if labels.len() != b {
-        return Err(Error::InvalidArgument(format!("{} labels for {b} rows", labels.len())));
+        return Err(Error::Internal(format!("{} labels for {b} rows", labels.len())));
     }
     let z = crate::encoder::pooling::normalize(emb)?;
     let sim = z.matmul(&z.t()?)?;
@@ -107,7 +107,7 @@ pub fn head_cross_entropy(emb: &Tensor, weight: &Tensor, bias: &Tensor, labels: 
     let b = emb.dim(0)?;
     let k = weight.dim(0)?;
     if labels.len() != b {
-        return Err(Error::InvalidArgument(format!("{} labels for {b} rows", labels.len())));
+        return Err(Error::Internal(format!("{} labels for {b} rows", labels.len())));
     }
     if let Some(bad) = labels.iter().find(|l| **l >= k) {
         return Err(Error::InvalidArgument(format!(
@@ -129,7 +129,7 @@ pub fn label_ids(labels: &[&str], names: &[String]) -> Result<Vec<usize>> {
             names
                 .iter()
                 .position(|n| n == l)
-                .ok_or_else(|| Error::InvalidArgument(format!("unknown label {l:?}")))
+                .ok_or_else(|| Error::Internal(format!("unknown label {l:?}")))
         })
         .collect()
 }

@@ -142,7 +142,7 @@ impl AdamW {
             .slots
             .iter_mut()
             .find(|s| s.name == name)
-            .ok_or_else(|| Error::InvalidArgument(format!("no trainable variable {name}")))?;
+            .ok_or_else(|| Error::Internal(format!("no trainable variable {name}")))?;
         if !slot.var.device().is_cpu() {
             return Err(Error::InvalidArgument(format!(
                 "{name}: row updates run on the CPU; on a GPU the table is updated densely"
@@ -355,7 +355,7 @@ fn row_gradients(rm: &mut RowMoments, grads: &GradStore, word_rows: &[WordRows])
     for wr in word_rows {
         let grad = grads
             .get(wr.rows.as_tensor())
-            .ok_or_else(|| Error::InvalidArgument("no gradient reached the word rows of a forward pass".into()))?;
+            .ok_or_else(|| Error::Internal("no gradient reached the word rows of a forward pass".into()))?;
         let grad = grad.flatten_all()?.to_vec1::<f32>()?;
         if grad.len() != wr.ids.len() * width {
             return Err(Error::InvalidArgument(

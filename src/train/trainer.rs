@@ -109,9 +109,10 @@ const HEAD_BIAS: &str = "attune_head.bias";
 
 /// The head the cross-entropy loss trains with the encoder.
 fn head_vars(encoder: &Encoder, data: &TrainData) -> Result<Vec<(String, candle_core::Var)>> {
-    let init = data.head.as_ref().ok_or_else(|| {
-        Error::InvalidArgument("the cross-entropy loss needs a starting head (TrainData::head)".into())
-    })?;
+    let init = data
+        .head
+        .as_ref()
+        .ok_or_else(|| Error::Internal("the cross-entropy loss needs a starting head (TrainData::head)".into()))?;
     let (k, d) = (data.n_labels, encoder.dim());
     if init.weights.len() != k * d || init.bias.len() != k {
         return Err(Error::InvalidArgument(format!(
@@ -242,7 +243,7 @@ pub fn train(
         control,
     } = run;
     if data.texts.len() != data.labels.len() || data.texts.is_empty() {
-        return Err(Error::InvalidArgument("training needs one label per text".into()));
+        return Err(Error::Internal("training needs one label per text".into()));
     }
     if cfg.batch_size < 4 {
         return Err(Error::InvalidArgument("--batch-size must be at least 4".into()));
