@@ -99,8 +99,9 @@ async function modelsView() {
     del.addEventListener("click", async () => {
       if (!confirm(`Delete ${m.name || m.id}? Its files are removed; this cannot be undone.`)) return;
       try {
-        await api(`/v1/finetuned-models/${m.id}`, { method: "DELETE" });
-        toast(`Deleted ${m.name || m.id}.`);
+        // A run in training is cancelled (202, with what happens next) rather than deleted.
+        const r = await api(`/v1/finetuned-models/${m.id}`, { method: "DELETE" });
+        toast(r?.message ? r.message : `Deleted ${m.name || m.id}.`);
         route();
       } catch (e) { toast(e.message); }
     });
