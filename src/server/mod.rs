@@ -4,11 +4,13 @@
 
 mod allow;
 mod cache;
+mod cohere;
 mod dashboard;
 mod error;
 mod jobs;
 mod keys;
 mod metrics;
+mod openai;
 mod openapi;
 mod routes;
 pub mod types;
@@ -152,9 +154,10 @@ async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> R
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.limits.clone();
     let api = Router::new()
-        .route("/v1/embed", post(routes::embed))
+        .route("/v1/embed", post(cohere::embed_v1))
+        .route("/v2/embed", post(cohere::embed_v2))
         .route("/v1/classify", post(routes::classify))
-        .route("/v1/embeddings", post(routes::openai_embeddings))
+        .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/finetuned-models", post(routes::create_finetune))
         .route(
             "/v1/finetuned-models/{id}",

@@ -35,7 +35,7 @@ impl Modify for BearerAuth {
         description = "Embed, classify and fine-tune text-embedding models. Errors are JSON {\"message\"}. With API keys, every route but /health needs Authorization: Bearer KEY; a KEY:inference key may only embed, classify and list models. Requests name registry models (ID or nickname) and the base models the server allows."
     ),
     paths(
-        embed, classify, embeddings, upload_dataset, get_dataset, create_finetune, get_finetune,
+        embed, embed_v2, classify, embeddings, upload_dataset, get_dataset, create_finetune, get_finetune,
         delete_finetune, get_map, list_models, health, metrics
     ),
     components(schemas(ErrorBody, MapMethod)),
@@ -59,6 +59,15 @@ pub fn document() -> &'static str {
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 fn embed() {}
 
+#[utoipa::path(post, path = "/v2/embed", request_body = EmbedV2Request,
+    description = "Cohere's v2 embed: embeddings by type (float when none is named).",
+    responses(
+        (status = 200, body = EmbedV2Response),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+fn embed_v2() {}
+
 #[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
     description = "Labels and confidences; with examples (at most 512) a head is fitted on them for a base model.",
     responses(
@@ -69,12 +78,12 @@ fn embed() {}
 fn classify() {}
 
 #[utoipa::path(post, path = "/v1/embeddings", request_body = OpenAiRequest,
-    description = "OpenAI's embeddings shape.",
+    description = "OpenAI's embeddings shape; errors in OpenAI's envelope (the key check's 401 and 403 in attune's).",
     responses(
         (status = 200, body = OpenAiResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 400, body = OpenAiErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = OpenAiErrorBody), (status = 413, body = OpenAiErrorBody), (status = 415, body = OpenAiErrorBody),
+        (status = 422, body = OpenAiErrorBody)))]
 fn embeddings() {}
 
 #[utoipa::path(post, path = "/v1/datasets", request_body(content = UploadForm, content_type = "multipart/form-data"),

@@ -28,7 +28,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> crate::Result<T> + Send
 }
 
 /// Finds and loads the model `spec` names: a registry ID or nickname, or an allowed base model.
-async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
+pub(super) async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
     if spec.trim().is_empty() {
         return Err(ApiError::bad_request(
             "\"model\" is empty: name a model ID, nickname or Hub id",
@@ -48,7 +48,7 @@ async fn model(st: &Arc<AppState>, spec: &str) -> ApiResult<Arc<Loaded>> {
     .await
 }
 
-fn check_texts(texts: &[String], what: &str, st: &AppState) -> ApiResult<()> {
+pub(super) fn check_texts(texts: &[String], what: &str, st: &AppState) -> ApiResult<()> {
     if texts.is_empty() {
         return Err(ApiError::bad_request(format!(
             "\"{what}\" is empty: send at least one text"
@@ -154,80 +154,6 @@ pub async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-fn quantize(rows: &[Vec<f32>], t: EmbeddingType) -> serde_json::Value {
-    let pack = |r: &Vec<f32>| -> Vec<u8> {
-        r.chunks(8)
-            .map(|c| {
-                c.iter()
-                    .enumerate()
-                    .fold(0u8, |b, (i, v)| if *v > 0.0 { b | (0x80 >> i) } else { b })
-            })
-            .collect()
-    };
-    match t {
-        EmbeddingType::Float => serde_json::json!(rows),
-        EmbeddingType::Int8 => serde_json::json!(rows
-            .iter()
-            .map(|r| r
-                .iter()
-                .map(|v| (v * 127.0).round().clamp(-128.0, 127.0) as i8)
-                .collect::<Vec<_>>())
-            .collect::<Vec<_>>()),
-        EmbeddingType::Uint8 => serde_json::json!(rows
-            .iter()
-            .map(|r| r
-                .iter()
-                .map(|v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
-                .collect::<Vec<_>>())
-            .collect::<Vec<_>>()),
-        EmbeddingType::Binary => serde_json::json!(rows
-            .iter()
-            .map(|r| pack(r).into_iter().map(|b| (b as i16 - 128) as i8).collect::<Vec<_>>())
-            .collect::<Vec<_>>()),
-        EmbeddingType::Ubinary => serde_json::json!(rows.iter().map(pack).collect::<Vec<_>>()),
-    }
-}
-
-pub async fn embed(
-    State(st): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<EmbedRequest>,
-) -> ApiResult<ApiJson<EmbedResponse>> {
-    check_texts(&req.texts, "texts", &st)?;
-    let m = model(&st, &req.model).await?;
-    let truncate = req.truncate.unwrap_or(Truncate::End);
-    let rows = m.embed(req.texts.clone(), truncate, st.metrics.clone()).await?;
-    let dimensions = m.encoder.dim();
-    let embeddings = match &req.embedding_types {
-        None => Embeddings::Float(rows),
-        Some(types) if types.is_empty() => {
-            return Err(ApiError::bad_request(
-                "\"embedding_types\" is empty: leave it out or name at least one type",
-            ))
-        }
-        Some(types) => Embeddings::ByType(
-            types
-                .iter()
-                .map(|t| {
-                    let name = serde_json::to_value(t)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    (name, quantize(&rows, *t))
-                })
-                .collect(),
-        ),
-    };
-    Ok(ApiJson(EmbedResponse {
-        id: uuid::Uuid::new_v4().to_string(),
-        texts: req.texts,
-        embeddings,
-        meta: Meta {
-            model: req.model,
-            dimensions,
-        },
-    }))
-}
-
 pub async fn classify(
     State(st): State<Arc<AppState>>,
     ApiJson(req): ApiJson<ClassifyRequest>,
@@ -280,43 +206,6 @@ pub async fn classify(
     Ok(ApiJson(ClassifyResponse {
         id: uuid::Uuid::new_v4().to_string(),
         classifications,
-    }))
-}
-
-pub async fn openai_embeddings(
-    State(st): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<OpenAiRequest>,
-) -> ApiResult<ApiJson<OpenAiResponse>> {
-    if req.encoding_format.as_deref().is_some_and(|f| f != "float") {
-        return Err(ApiError::bad_request(
-            "only \"encoding_format\": \"float\" is supported",
-        ));
-    }
-    let texts = match req.input {
-        OpenAiInput::One(s) => vec![s],
-        OpenAiInput::Many(v) => v,
-    };
-    check_texts(&texts, "input", &st)?;
-    let m = model(&st, &req.model).await?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokens: usize = m.encoder.tokenizer().lengths(&refs)?.iter().sum();
-    let rows = m.embed(texts, Truncate::End, st.metrics.clone()).await?;
-    Ok(ApiJson(OpenAiResponse {
-        object: "list",
-        data: rows
-            .into_iter()
-            .enumerate()
-            .map(|(index, embedding)| OpenAiEmbedding {
-                object: "embedding",
-                embedding,
-                index,
-            })
-            .collect(),
-        model: req.model,
-        usage: Usage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
     }))
 }
 

@@ -71,6 +71,9 @@ pub enum EmbeddingType {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmbedResponse {
     pub id: String,
+    /// `embeddings_floats`, or `embeddings_by_type` when `embedding_types` was given.
+    #[schema(value_type = String)]
+    pub response_type: &'static str,
     pub texts: Vec<String>,
     pub embeddings: Embeddings,
     pub meta: Meta,
@@ -89,6 +92,53 @@ pub enum Embeddings {
 pub struct Meta {
     pub model: String,
     pub dimensions: usize,
+    pub api_version: ApiVersion,
+    pub billed_units: BilledUnits,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiVersion {
+    #[schema(value_type = String)]
+    pub version: &'static str,
+}
+
+/// Tokens the model read (after truncation), from its own tokenizer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BilledUnits {
+    pub input_tokens: usize,
+}
+
+/// `POST /v2/embed` (Cohere's v2 shape).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedV2Request {
+    #[schema(pattern = r"\S")]
+    pub model: String,
+    #[schema(min_items = 1, max_items = 96)]
+    pub texts: Vec<String>,
+    /// Accepted for compatibility; every type embeds the same way.
+    #[serde(default)]
+    pub input_type: Option<String>,
+    /// `float` when left out.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub embedding_types: Option<Vec<EmbeddingType>>,
+    #[serde(default)]
+    #[schema(value_type = Option<TruncateName>)]
+    pub truncate: Option<Truncate>,
+}
+
+/// `POST /v2/embed` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbedV2Response {
+    pub id: String,
+    #[schema(value_type = String)]
+    pub response_type: &'static str,
+    pub texts: Vec<String>,
+    /// One entry per embedding type: `float`, `int8`, `uint8`, `binary`, `ubinary`.
+    #[schema(value_type = Object)]
+    pub embeddings: BTreeMap<String, serde_json::Value>,
+    pub meta: Meta,
 }
 
 /// `POST /v1/classify`.
@@ -146,12 +196,52 @@ pub struct OpenAiRequest {
     pub input: OpenAiInput,
     #[schema(pattern = r"\S")]
     pub model: String,
-    /// Only `"float"` is supported.
+    /// `float` (the default) or `base64` (little-endian float32, as OpenAI sends it; the
+    /// official SDKs ask for it by default).
     #[serde(default)]
-    #[schema(pattern = "^float$")]
-    pub encoding_format: Option<String>,
+    #[schema(value_type = Option<EncodingFormat>)]
+    pub encoding_format: Option<EncodingFormat>,
+    /// Keep the first `dimensions` numbers and scale them back to unit length (as OpenAI does
+    /// for its text-embedding-3 models). Models not trained for shortening lose accuracy.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub dimensions: Option<usize>,
+    /// Accepted and ignored (OpenAI's end-user id).
     #[serde(default)]
     pub user: Option<String>,
+}
+
+/// How `/v1/embeddings` encodes vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    Float,
+    Base64,
+}
+
+/// One embedding as OpenAI sends it: numbers, or base64 of little-endian float32.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OpenAiVector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+/// OpenAI's error envelope, on the OpenAI routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    pub param: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub code: Option<&'static str>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -174,7 +264,7 @@ pub struct OpenAiResponse {
 pub struct OpenAiEmbedding {
     #[schema(value_type = String)]
     pub object: &'static str,
-    pub embedding: Vec<f32>,
+    pub embedding: OpenAiVector,
     pub index: usize,
 }
 
