@@ -84,7 +84,7 @@ route();
 // ---- Models ---------------------------------------------------------------------------------
 async function modelsView() {
   main.append(el("h1", {}, "Models"));
-  const { models } = await api("/v1/models");
+  const { models } = await api("/v1/finetuned-models");
   if (!models.length) {
     main.append(el("div", { class: "card" },
       el("p", {}, "No fine-tuned models yet."),

@@ -97,6 +97,39 @@ fn openai_and_cohere_shapes_carry_the_same_vectors() {
     assert_eq!(short.len(), 8);
     assert!((short.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
 
+    // Models in OpenAI's shape: the allowed base model by name, retrieved by it too.
+    let get = |path: &str| {
+        let resp = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .get(server.url(path))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .call()
+            .unwrap();
+        let code = resp.status().as_u16();
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&resp.into_body().read_to_string().unwrap()).unwrap(),
+        )
+    };
+    let (code, list) = get("/v1/models");
+    assert_eq!((code, &list["object"]), (200, &serde_json::json!("list")), "{list}");
+    let default = attune::DEFAULT_MODEL;
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == default && m["object"] == "model"),
+        "{list}"
+    );
+    let (code, one) = get(&format!("/v1/models/{default}"));
+    assert_eq!((code, one["id"].as_str()), (200, Some(default)), "{one}");
+    let (code, e) = get("/v1/models/nope");
+    assert_eq!(code, 404);
+    assert_eq!(e["error"]["code"], "model_not_found");
+
     // Errors in OpenAI's envelope, typed as the SDKs read them.
     let (code, e) = post(
         &server,

@@ -394,7 +394,7 @@ fn limits_and_settings_hold_on_every_face() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(flag), "{flag}: {err}");
     }
-    let (_, list) = call("GET", &server.url("/v1/models"), None);
+    let (_, list) = call("GET", &server.url("/v1/finetuned-models"), None);
     assert_eq!(list["models"].as_array().unwrap().len(), 0, "{list}");
     // Classify examples are capped like inputs.
     let classify = server.url("/v1/classify");

@@ -49,6 +49,9 @@ fn every_route_answers_as_its_generated_schema_says() {
         .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance"])
         .args(["--header", &format!("Authorization: Bearer {KEY}")])
         .args(["--max-examples", "40", "--seed", "20261127", "--no-color"])
+        // Path parameters are strings that may hold "/" (base model names): hypothesis filters
+        // many of its candidates for a path segment, which its health check would call a failure.
+        .args(["--suppress-health-check", "filter_too_much"])
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
         .unwrap();

@@ -366,7 +366,7 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
             .sum();
         assert!((total - 1.0).abs() < 1e-4);
     }
-    let (code, list) = call("GET", &server.url("/v1/models"), None);
+    let (code, list) = call("GET", &server.url("/v1/finetuned-models"), None);
     assert_eq!(code, 200);
     assert!(list["models"]
         .as_array()

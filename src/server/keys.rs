@@ -37,7 +37,7 @@ pub fn inference_route(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     match *method {
         Method::POST => matches!(path, "/v1/embed" | "/v2/embed" | "/v1/classify" | "/v1/embeddings"),
-        Method::GET => matches!(path, "/v1/models" | "/openapi.json" | "/health"),
+        Method::GET => matches!(path, "/v1/models" | "/openapi.json" | "/health") || path.starts_with("/v1/models/"),
         _ => false,
     }
 }

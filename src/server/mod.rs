@@ -86,7 +86,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     limits: Limits,
     api_keys: Vec<ApiKey>,
-    allow: AllowList,
+    pub(crate) allow: AllowList,
     runner: std::sync::Mutex<Option<jobs::JobRunner>>,
 }
 
@@ -158,13 +158,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/embed", post(cohere::embed_v2))
         .route("/v1/classify", post(routes::classify))
         .route("/v1/embeddings", post(openai::embeddings))
-        .route("/v1/finetuned-models", post(routes::create_finetune))
+        .route(
+            "/v1/finetuned-models",
+            post(routes::create_finetune).get(routes::list_models),
+        )
         .route(
             "/v1/finetuned-models/{id}",
             get(routes::get_finetune).delete(routes::delete_finetune),
         )
         .route("/v1/finetuned-models/{id}/map", get(routes::get_map))
-        .route("/v1/models", get(routes::list_models))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*id}", get(openai::get_model))
         .route("/v1/datasets/{id}", get(routes::get_dataset))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))

@@ -10,11 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiPath};
 use super::routes::{check_texts, model};
 use super::types::*;
 use super::AppState;
 use crate::encoder::Truncate;
+use crate::registry::Registry;
 
 /// An API error in OpenAI's envelope.
 pub struct OpenAiError(ApiError);
@@ -137,4 +138,62 @@ mod tests {
         assert_eq!(rows[0], vec![0.6, 0.8]);
         assert!((rows[1][0] - 0.6).abs() < 1e-6 && (rows[1][1] - 0.8).abs() < 1e-6);
     }
+}
+
+fn model_object(id: String, created: &str, owned_by: &'static str) -> OpenAiModel {
+    OpenAiModel {
+        created: chrono::DateTime::parse_from_rfc3339(created).map_or(0, |t| t.timestamp()),
+        id,
+        object: "model",
+        owned_by,
+    }
+}
+
+/// The models a client may name: the registry's ready models (by ID) and the allowed base
+/// models given by name (folders are not listed).
+fn models(st: &AppState) -> crate::Result<Vec<OpenAiModel>> {
+    let reg = Registry::open(&st.home)?;
+    let mut out: Vec<OpenAiModel> = reg
+        .list(false)?
+        .into_iter()
+        .map(|r| model_object(r.id, &r.created, "attune"))
+        .collect();
+    out.extend(
+        st.allow
+            .models
+            .iter()
+            .filter(|m| !m.starts_with(['/', '.', '~']))
+            .map(|m| model_object(m.clone(), "", "base")),
+    );
+    Ok(out)
+}
+
+/// `GET /v1/models` in OpenAI's shape (the richer listing is `GET /v1/finetuned-models`).
+pub async fn list_models(State(st): State<Arc<AppState>>) -> Result<ApiJson<OpenAiModelList>, OpenAiError> {
+    let data = tokio::task::spawn_blocking(move || models(&st))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)?;
+    Ok(ApiJson(OpenAiModelList { object: "list", data }))
+}
+
+/// `GET /v1/models/{id}`: a ready registry model by ID or nickname, or an allowed base model.
+pub async fn get_model(
+    State(st): State<Arc<AppState>>,
+    id: Result<ApiPath<String>, ApiError>,
+) -> Result<ApiJson<OpenAiModel>, OpenAiError> {
+    let ApiPath(id) = id?;
+    let found = tokio::task::spawn_blocking(move || -> crate::Result<Option<OpenAiModel>> {
+        let reg = Registry::open(&st.home)?;
+        if let Some(r) = reg.find(&id).ok().flatten() {
+            return Ok(Some(model_object(r.id, &r.created, "attune")));
+        }
+        Ok(models(&st)?.into_iter().find(|m| m.id == id))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(ApiError::from)?;
+    found
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::not_found("no such model: see GET /v1/models").into())
 }

@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         embed, embed_v2, classify, embeddings, upload_dataset, get_dataset, create_finetune, get_finetune,
-        delete_finetune, get_map, list_models, health, metrics
+        delete_finetune, get_map, list_finetuned, list_models, get_model, health, metrics
     ),
     components(schemas(ErrorBody, MapMethod)),
     modifiers(&BearerAuth),
@@ -129,9 +129,19 @@ fn delete_finetune() {}
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 fn get_map() {}
 
-#[utoipa::path(get, path = "/v1/models", description = "Every fine-tuned model with its status.",
+#[utoipa::path(get, path = "/v1/finetuned-models", description = "Every fine-tuned model with its status, progress and metrics.",
     responses((status = 200, body = ModelList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+fn list_finetuned() {}
+
+#[utoipa::path(get, path = "/v1/models", description = "OpenAI's model list: the ready fine-tuned models and the allowed base models.",
+    responses((status = 200, body = OpenAiModelList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 fn list_models() {}
+
+#[utoipa::path(get, path = "/v1/models/{id}", params(("id" = String, Path, description = "ID, nickname or allowed base model")),
+    description = "One model in OpenAI's shape.",
+    responses((status = 200, body = OpenAiModel), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = OpenAiErrorBody)))]
+fn get_model() {}
 
 #[utoipa::path(get, path = "/health", security(()), responses((status = 200, body = Object)))]
 fn health() {}

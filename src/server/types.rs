@@ -227,6 +227,26 @@ pub enum OpenAiVector {
     Base64(String),
 }
 
+/// A model in OpenAI's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiModel {
+    pub id: String,
+    #[schema(value_type = String)]
+    pub object: &'static str,
+    /// Unix seconds (0 for base models).
+    pub created: i64,
+    /// `attune` for fine-tuned models, `base` for base models.
+    #[schema(value_type = String)]
+    pub owned_by: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiModelList {
+    #[schema(value_type = String)]
+    pub object: &'static str,
+    pub data: Vec<OpenAiModel>,
+}
+
 /// OpenAI's error envelope, on the OpenAI routes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenAiErrorBody {
