@@ -124,22 +124,6 @@ pub async fn embeddings(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_is_little_endian_f32_and_shortening_renormalises() {
-        let b = base64_f32(&[1.0, -2.5]);
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
-        assert_eq!(bytes, [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat());
-        let mut rows = vec![vec![0.6, 0.8, 0.0, 0.0], vec![3.0, 4.0, 5.0, 0.0]];
-        shorten(&mut rows, 2);
-        assert_eq!(rows[0], vec![0.6, 0.8]);
-        assert!((rows[1][0] - 0.6).abs() < 1e-6 && (rows[1][1] - 0.8).abs() < 1e-6);
-    }
-}
-
 fn model_object(id: String, created: &str, owned_by: &'static str) -> OpenAiModel {
     OpenAiModel {
         created: chrono::DateTime::parse_from_rfc3339(created).map_or(0, |t| t.timestamp()),
@@ -196,4 +180,20 @@ pub async fn get_model(
     found
         .map(ApiJson)
         .ok_or_else(|| ApiError::not_found("no such model: see GET /v1/models").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_little_endian_f32_and_shortening_renormalises() {
+        let b = base64_f32(&[1.0, -2.5]);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+        assert_eq!(bytes, [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat());
+        let mut rows = vec![vec![0.6, 0.8, 0.0, 0.0], vec![3.0, 4.0, 5.0, 0.0]];
+        shorten(&mut rows, 2);
+        assert_eq!(rows[0], vec![0.6, 0.8]);
+        assert!((rows[1][0] - 0.6).abs() < 1e-6 && (rows[1][1] - 0.8).abs() < 1e-6);
+    }
 }
