@@ -390,6 +390,9 @@ function apiTab(m, panel) {
     block("Classify (curl)", curl("/v1/classify", classifyBody)),
     block("Embed (Python)", py("/v1/embed", embedBody)),
     block("Classify (Python)", py("/v1/classify", classifyBody)),
+    // The calls tests/sdk/check_sdks.py makes with the official clients.
+    block("Embed (OpenAI SDK)", `import os\nfrom openai import OpenAI\n\nclient = OpenAI(base_url="${origin}/v1", api_key=os.environ.get("ATTUNE_API_KEY", "none"))\nr = client.embeddings.create(model="${m.id}", input=["where is my refund?"])\nprint(r.data[0].embedding[:5])`),
+    block("Classify (Cohere SDK)", `import os\nimport cohere\n\nco = cohere.Client(base_url="${origin}", api_key=os.environ.get("ATTUNE_API_KEY", "none"))\nr = co.classify(model="${m.id}", inputs=["where is my refund?"])\nprint(r.classifications[0].prediction)`),
     el("p", { class: "muted" }, "The whole API is described at ", el("a", { href: "/openapi.json" }, "/openapi.json"), "."));
 }
 

@@ -146,6 +146,21 @@ fn openai_and_cohere_shapes_carry_the_same_vectors() {
     );
     assert_eq!(code, 404, "{e}");
     assert_eq!(e["error"]["code"], "model_not_found");
+    let (code, e) = post(
+        &server,
+        "/v1/embeddings",
+        serde_json::json!({"input": "hi", "model": bm, "encoding_format": "int8"}),
+    );
+    assert_eq!(code, 422, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("base64"), "{e}");
+    let (code, _) = post(
+        &server,
+        "/v2/embed",
+        serde_json::json!({"texts": ["hi"], "model": bm, "output_dimension": 8}),
+    );
+    assert_eq!(code, 422);
+    let (code, _) = post(&server, "/embed", serde_json::json!({"inputs": "hi"}));
+    assert_eq!(code, 404);
     let (code, e) = post(&server, "/v1/embeddings", serde_json::json!({"input": "hi"}));
     assert_eq!(code, 422, "{e}");
     assert!(e["error"]["message"].is_string(), "{e}");

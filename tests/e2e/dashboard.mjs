@@ -123,7 +123,7 @@ try {
 
   await page.getByRole("tab", { name: "API" }).click();
   const code = await page.locator("pre").allInnerTexts();
-  check(code.length === 4 && code.every((c) => c.includes(modelId)), "the API tab has curl and Python requests with the model ID");
+  check(code.length === 6 && code.every((c) => c.includes(modelId)), "the API tab has curl, Python and SDK (OpenAI, Cohere) requests with the model ID");
   check(code.some((c) => c.includes("/v1/classify")) && code.some((c) => c.includes("/v1/embed")), "the requests cover embed and classify");
   await shot(page, "10-api");
 
