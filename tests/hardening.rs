@@ -272,6 +272,15 @@ fn a_running_job_is_cancelled_and_the_runner_goes_on() {
     wait_status(&server, next, &["READY"], Duration::from_secs(60));
     let (code, by_name) = call("GET", &server.url("/v1/finetuned-models/next"), None);
     assert_eq!((code, by_name["id"].as_str()), (200, Some(next)), "{by_name}");
+    // A registry model is not a base a fine-tune may start from (the job runner would resolve
+    // its name as a folder or Hub id), and a nickname cannot look like one.
+    let job = serde_json::json!({"name": "x", "dataset_id": ds["id"], "base_model": "next"});
+    let (code, body) = call("POST", &server.url("/v1/finetuned-models"), Some(job));
+    assert_eq!(code, 404, "{body}");
+    let job = serde_json::json!({"name": "evil-org/evil-model", "dataset_id": ds["id"], "base_model": bm});
+    let (code, body) = call("POST", &server.url("/v1/finetuned-models"), Some(job));
+    assert_eq!(code, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("name:"), "{body}");
     let (code, _) = call("DELETE", &server.url(&format!("/v1/finetuned-models/{id}")), None);
     assert_eq!(code, 204);
     let (code, _) = call("GET", &server.url(&format!("/v1/finetuned-models/{id}")), None);

@@ -50,8 +50,8 @@ pub fn run(a: ServeArgs) -> Result<(), CliError> {
         api_keys: a
             .api_keys
             .iter()
-            .filter(|k| !k.trim().is_empty())
             .map(|k| ApiKey::parse(k))
+            .filter(|k| !k.key.is_empty())
             .collect(),
         home: attune::registry::default_home(),
         limits: Limits {

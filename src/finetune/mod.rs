@@ -233,7 +233,8 @@ pub fn enqueue(o: &FinetuneOptions, registry: &Registry) -> Result<String> {
     registry.enqueue(o.name.as_deref(), &o.base, &sha, &params)
 }
 
-/// Resumes the interrupted or failed run `id` from its last checkpoint, or starts a queued one.
+/// Resumes the interrupted, failed or cancelled run `id` from its last checkpoint, or starts a
+/// queued one: a user's explicit resume.
 pub fn resume(
     id: &str,
     control: crate::train::Control,
@@ -241,15 +242,57 @@ pub fn resume(
     sources: &SourceOptions,
     on: &mut dyn FnMut(Progress),
 ) -> Result<Outcome> {
+    continue_run(id, true, control, registry, sources, on)
+}
+
+/// What a job runner does: starts a queued run, or takes over one whose owner is gone. Failed
+/// and cancelled runs are left to a user's `resume`.
+pub fn take_over(
+    id: &str,
+    control: crate::train::Control,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    continue_run(id, false, control, registry, sources, on)
+}
+
+fn continue_run(
+    id: &str,
+    explicit: bool,
+    control: crate::train::Control,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    let owner = crate::registry::owner_id();
+    // Claimed first: whatever fails from here on is marked on a row this process owns, so a
+    // job runner does not pick the same broken run again and again.
+    registry.claim(id, owner, explicit)?;
+    let result = claimed_run(id, owner, control, registry, sources, on);
+    // Failures before training started still end the claim, so the run is not retried forever.
+    match &result {
+        Err(Error::Interrupted(_)) => registry.release(id, owner)?,
+        Err(Error::Leased { .. } | Error::Cancelled { .. }) | Ok(_) => {}
+        Err(e) => registry.fail(id, Some(owner), &e.to_string())?,
+    }
+    result
+}
+
+fn claimed_run(
+    id: &str,
+    owner: &str,
+    control: crate::train::Control,
+    registry: &mut Registry,
+    sources: &SourceOptions,
+    on: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    // The lease is renewed from the claim on: loading and the baseline can outlast a term.
+    let own = control.child();
+    let heartbeat = Heartbeat::start(registry.home(), id, owner, own.clone());
     let rec = registry
         .get_any(id)?
         .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
-    if rec.status == crate::registry::Status::Ready {
-        return Err(Error::ModelState {
-            id: id.into(),
-            reason: "is already complete; nothing to resume".into(),
-        });
-    }
     // A run that started has its options in its manifest; a queued one only in its row.
     let partial = registry.partial_dir(id);
     let options = if partial.join(MANIFEST_FILE).exists() {
@@ -261,27 +304,14 @@ pub fn resume(
         id: id.into(),
         reason: format!("cannot be resumed: {e}"),
     })?;
-    options.control = control;
-    let owner = crate::registry::owner_id();
-    registry.claim(id, owner)?;
-    // The lease is renewed from the claim on: loading and the baseline can outlast a term.
-    let own = options.control.child();
-    let heartbeat = Heartbeat::start(registry.home(), id, owner, own.clone());
     options.control = own;
-    let result = run(
+    run(
         &options,
         Some((id.to_string(), rec.dataset_sha256, heartbeat)),
         registry,
         sources,
         on,
-    );
-    // Failures before training started still end the claim, so the run is not retried forever.
-    match &result {
-        Err(Error::Interrupted(_)) => registry.release(id, owner)?,
-        Err(Error::Leased { .. } | Error::Cancelled { .. }) | Ok(_) => {}
-        Err(e) => registry.fail(id, Some(owner), &e.to_string())?,
-    }
-    result
+    )
 }
 
 fn run(

@@ -128,10 +128,19 @@ impl FinetuneOptions {
             in_range(Setting::TestFraction, Some(self.test_fraction), 0.01, 0.5, "")?;
         }
         if let Some(n) = &self.name {
-            if n.trim().is_empty() || n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
+            // A nickname is looked up before folders and Hub ids, so one that looks like either
+            // would shadow a base model.
+            let looks_like_a_path = n.contains(['/', '\\']) || n.starts_with(['.', '~']);
+            if n.trim().is_empty()
+                || n.chars().count() > MAX_NAME_CHARS
+                || n.chars().any(char::is_control)
+                || looks_like_a_path
+            {
                 return Err(bad(
                     Setting::Name,
-                    format!("a nickname has 1 to {MAX_NAME_CHARS} characters and no control characters"),
+                    format!(
+                        "a nickname has 1 to {MAX_NAME_CHARS} characters, no control characters and no \"/\" or \"\\\", and does not start with \".\" or \"~\""
+                    ),
                 ));
             }
         }

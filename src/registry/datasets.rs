@@ -140,7 +140,7 @@ impl Registry {
         if !path.exists() {
             return Err(missing());
         }
-        Ok(match crate::encoder::config::read_json::<Stored>(&path)? {
+        let mut rec = match crate::encoder::config::read_json::<Stored>(&path)? {
             Stored::Typed(r) => r,
             Stored::Legacy { info, columns, file } => DatasetRecord {
                 id: info.id,
@@ -150,7 +150,10 @@ impl Registry {
                 label_column: columns.label,
                 review: info.review,
             },
-        })
+        };
+        // The folder is the checked id's, whatever the file says.
+        rec.id = uuid.to_string();
+        Ok(rec)
     }
 
     /// The stored file of a dataset.

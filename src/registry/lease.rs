@@ -21,6 +21,7 @@ pub fn lease_seconds() -> u64 {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|s| *s > 0)
+        .map(|s| s.min(86_400))
         .unwrap_or(30)
 }
 
@@ -43,13 +44,31 @@ fn host() -> &'static str {
     })
 }
 
-/// This process's owner id: `host:pid:nonce` (a later process with the same pid is another
-/// owner).
+/// Where a pid means the same process as here: this boot of the kernel and this pid
+/// namespace (containers that share a host name do not share pids). Empty where it cannot be
+/// told, and then no owner is ever judged dead by its pid.
+fn pid_scope() -> &'static str {
+    static SCOPE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SCOPE.get_or_init(|| {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let ns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if boot.trim().is_empty() || ns.is_empty() {
+            return String::new();
+        }
+        let digits: String = ns.chars().filter(char::is_ascii_digit).collect();
+        format!("{}-{digits}", boot.trim().replace('-', "").get(..12).unwrap_or(""))
+    })
+}
+
+/// This process's owner id: `host:pid:nonce:scope` (a later process with the same pid is
+/// another owner; `scope` is [`pid_scope`]).
 pub fn owner_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        format!("{}:{}:{}", host(), std::process::id(), &nonce[..8])
+        format!("{}:{}:{}:{}", host(), std::process::id(), &nonce[..8], pid_scope())
     })
 }
 
@@ -57,14 +76,15 @@ pub fn owner_id() -> &'static str {
 /// taken over at once instead of at the lease's end. Owners on other machines, or a process
 /// that may still live, are left to their lease.
 fn owner_is_dead(owner: &str) -> bool {
-    let mut parts = owner.rsplitn(3, ':');
-    let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+    let mut parts = owner.rsplitn(4, ':');
+    let (Some(scope), Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    if host != self::host() {
+    if host != self::host() || scope.is_empty() || scope != pid_scope() {
         return false;
     }
     if pid == std::process::id() {
@@ -105,7 +125,11 @@ impl Registry {
     /// Takes a run for `owner`: a queued run, or one whose lease has expired (its owner died or
     /// stopped), or one `owner` already holds. A live lease of another process is
     /// [`Error::Leased`].
-    pub fn claim(&self, id: &str, owner: &str) -> Result<()> {
+    ///
+    /// A job runner takes only queued runs and runs in training whose owner is gone
+    /// (`explicit` false); a user's `--resume` (`explicit` true) also continues a failed or
+    /// cancelled run.
+    pub fn claim(&self, id: &str, owner: &str, explicit: bool) -> Result<()> {
         let current = self
             .get_any(id)?
             .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
@@ -116,9 +140,10 @@ impl Registry {
                 "UPDATE models SET status = 'FINETUNING', error = NULL, owner = ?2, lease_expires = ?3,
                      cancel_requested = 0
                  WHERE id = ?1 AND status != 'READY'
+                   AND (?6 OR status IN ('QUEUED', 'FINETUNING'))
                    AND (owner IS NULL OR owner = ?2 OR lease_expires IS NULL OR lease_expires <= ?4
                         OR owner = ?5)",
-                params![id, owner, expiry(), now_ms(), dead],
+                params![id, owner, expiry(), now_ms(), dead, explicit],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
         if n == 1 {
@@ -129,6 +154,10 @@ impl Registry {
             Some(r) if r.status == Status::Ready => Err(Error::ModelState {
                 id: id.into(),
                 reason: "is already complete; nothing to resume".into(),
+            }),
+            Some(r) if !explicit && matches!(r.status, Status::Failed | Status::Cancelled) => Err(Error::ModelState {
+                id: id.into(),
+                reason: format!("is {}; only an explicit resume continues it", r.status.as_str()),
             }),
             Some(r) => Err(Error::Leased {
                 id: id.into(),
@@ -164,9 +193,12 @@ impl Registry {
     /// Gives a stopped run's lease up at once (a graceful stop): the next process may resume it
     /// without waiting for the lease to expire.
     pub fn release(&self, id: &str, owner: &str) -> Result<()> {
+        // A cancellation asked for while it stopped is kept: the run ends CANCELLED.
         self.conn
             .execute(
-                "UPDATE models SET owner = NULL, lease_expires = NULL WHERE id = ?1 AND owner = ?2",
+                "UPDATE models SET owner = NULL, lease_expires = NULL,
+                     status = CASE WHEN cancel_requested = 1 THEN 'CANCELLED' ELSE status END
+                 WHERE id = ?1 AND owner = ?2",
                 params![id, owner],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
@@ -190,13 +222,14 @@ impl Registry {
     /// step and marks it `CANCELLED` (returns `false`).
     pub fn request_cancel(&self, id: &str) -> Result<bool> {
         let now = now_ms();
+        let dead = self.get_any(id)?.and_then(|r| r.owner).filter(|o| owner_is_dead(o));
         let at_once = self
             .conn
             .execute(
                 "UPDATE models SET status = 'CANCELLED', owner = NULL, lease_expires = NULL
                  WHERE id = ?1 AND (status = 'QUEUED'
-                   OR (status = 'FINETUNING' AND (lease_expires IS NULL OR lease_expires <= ?2)))",
-                params![id, now],
+                   OR (status = 'FINETUNING' AND (lease_expires IS NULL OR lease_expires <= ?2 OR owner = ?3)))",
+                params![id, now, dead],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;
         if at_once == 1 {
@@ -285,82 +318,44 @@ fn beat(
 ) {
     // At least three renewals a term, so one missed (a busy disk) does not lose the lease; and
     // every 2 s at most apart, so a cancellation is seen within 2 s.
-    let every = Duration::from_millis((lease_seconds() * 1000 / 3).min(2000));
+    let term = Duration::from_secs(lease_seconds());
+    let every = (term / 3).min(Duration::from_secs(2));
     let mut last = Instant::now();
-    let reg = Registry::open(&home);
+    let mut last_ok = Instant::now();
+    let mut reg: Option<Registry> = None;
+    let stop_run = |flag: &AtomicBool| {
+        flag.store(true, Ordering::SeqCst);
+        control.request_stop();
+    };
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
         if last.elapsed() < every {
             continue;
         }
         last = Instant::now();
-        let Ok(reg) = &reg else { continue };
-        match reg.renew(&id, &owner) {
-            Ok(Renewal::Held) => {}
+        // Renewals that keep failing would let the lease run out under a live run: stop it
+        // before then, since another process may take the run once the lease has expired.
+        if last_ok.elapsed() + every >= term {
+            eprintln!("attune: run {id}: its lease could not be renewed; stopping");
+            stop_run(&lost);
+            return;
+        }
+        if reg.is_none() {
+            reg = Registry::open(&home).ok();
+        }
+        let Some(r) = &reg else { continue };
+        match r.renew(&id, &owner) {
+            Ok(Renewal::Held) => last_ok = Instant::now(),
             Ok(Renewal::CancelRequested) => {
-                cancelled.store(true, Ordering::SeqCst);
-                control.request_stop();
+                last_ok = Instant::now();
+                stop_run(&cancelled);
             }
             Ok(Renewal::Lost) => {
-                lost.store(true, Ordering::SeqCst);
-                control.request_stop();
+                stop_run(&lost);
                 return;
             }
-            // A failed renewal (a locked database) is tried again; the term allows for it.
+            // A failed renewal (a locked database) is tried again while the term allows.
             Err(e) => eprintln!("attune: run {id}: renewing its lease: {e}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(reg: &Registry, owner: &str) -> String {
-        reg.begin(None, "base", "abc", &serde_json::json!({}), owner).unwrap()
-    }
-
-    #[test]
-    fn a_live_lease_keeps_others_out_until_it_expires() {
-        let home = tempfile::tempdir().unwrap();
-        let reg = Registry::open(home.path()).unwrap();
-        // An owner on another machine: only its lease says whether it lives.
-        let id = run(&reg, "elsewhere:1:abcdef12");
-        assert!(matches!(reg.claim(&id, owner_id()), Err(Error::Leased { .. })));
-        assert!(reg.abandoned().unwrap().is_empty());
-        assert_eq!(reg.renew(&id, owner_id()).unwrap(), Renewal::Lost, "not ours to renew");
-        reg.fail(&id, Some(owner_id()), "not ours to fail").unwrap();
-        assert_eq!(reg.get_any(&id).unwrap().unwrap().status, Status::Finetuning);
-        assert!(matches!(reg.remove(&id), Err(Error::Leased { .. })), "nor to remove");
-        reg.conn
-            .execute("UPDATE models SET lease_expires = 0 WHERE id = ?1", [&id])
-            .unwrap();
-        assert_eq!(reg.abandoned().unwrap().len(), 1);
-        reg.claim(&id, owner_id()).unwrap();
-        assert_eq!(reg.renew(&id, owner_id()).unwrap(), Renewal::Held);
-        assert_eq!(
-            reg.renew(&id, "elsewhere:1:abcdef12").unwrap(),
-            Renewal::Lost,
-            "the old owner learns it lost the run"
-        );
-    }
-
-    #[test]
-    fn a_dead_local_owner_is_taken_over_at_once_and_cancellation_is_seen() {
-        let home = tempfile::tempdir().unwrap();
-        let reg = Registry::open(home.path()).unwrap();
-        // A pid of this machine that no process has (above the kernel's pid limit).
-        let dead = format!("{}:{}:deadbeef", host(), 99_999_999);
-        let id = run(&reg, &dead);
-        assert_eq!(reg.abandoned().unwrap().len(), 1);
-        reg.claim(&id, owner_id()).unwrap();
-        assert!(!reg.request_cancel(&id).unwrap(), "a live run is flagged, not stopped");
-        assert_eq!(reg.renew(&id, owner_id()).unwrap(), Renewal::CancelRequested);
-        reg.cancelled(&id, owner_id()).unwrap();
-        assert_eq!(reg.get_any(&id).unwrap().unwrap().status, Status::Cancelled);
-        // A queued run is cancelled at once.
-        let q = reg.enqueue(None, "base", "abc", &serde_json::json!({})).unwrap();
-        assert!(reg.request_cancel(&q).unwrap());
-        assert_eq!(reg.get_any(&q).unwrap().unwrap().status, Status::Cancelled);
     }
 }

@@ -455,7 +455,7 @@ impl Registry {
         let n = self
             .conn
             .execute(
-                "DELETE FROM models WHERE id = ?1 AND NOT (status = 'FINETUNING' AND lease_expires > ?2)",
+                "DELETE FROM models WHERE id = ?1 AND NOT (status = 'FINETUNING' AND COALESCE(lease_expires, 0) > ?2)",
                 params![id, lease::now_ms()],
             )
             .map_err(|e| db_err(&self.db_path(), e))?;

@@ -24,6 +24,23 @@ impl Default for AllowList {
 }
 
 impl AllowList {
+    /// Ok when a fine-tune may start from `spec`: only the allowed base models (the job runner
+    /// resolves a base by folder or Hub id, never through the registry).
+    pub fn check_base(&self, spec: &str) -> Result<()> {
+        if self.any || self.models.iter().any(|m| m == spec) {
+            return Ok(());
+        }
+        Err(Error::ModelNotAllowed {
+            spec: spec.chars().take(200).collect(),
+            allowed: self
+                .models
+                .iter()
+                .filter(|m| !m.starts_with(['/', '.', '~']))
+                .cloned()
+                .collect(),
+        })
+    }
+
     /// Ok when a request may use `spec`.
     pub fn check(&self, spec: &str, registry: &Registry) -> Result<()> {
         if self.any || self.models.iter().any(|m| m == spec) {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::finetune::{resume, Progress, RegistryProgress};
+use crate::finetune::{take_over, Progress, RegistryProgress};
 use crate::registry::Registry;
 use crate::source::SourceOptions;
 use crate::train::Control;
@@ -88,7 +88,7 @@ fn run(home: PathBuf, sources: SourceOptions, control: Control, rx: mpsc::Receiv
                 s.record(&p);
             }
         };
-        match resume(&id, control.clone(), &mut reg, &sources, &mut on) {
+        match take_over(&id, control.clone(), &mut reg, &sources, &mut on) {
             Ok(o) => eprintln!("attune: job {id}: READY in {:.0} s", o.seconds),
             Err(Error::Interrupted(why)) => {
                 eprintln!("attune: job {id}: {why}; it resumes at the next start")

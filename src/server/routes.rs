@@ -318,7 +318,7 @@ pub async fn create_finetune(
     let st2 = st.clone();
     let rec = blocking(move || {
         let reg = Registry::open(&st2.home)?;
-        st2.allow.check(&base, &reg)?;
+        st2.allow.check_base(&base)?;
         let ds = reg.dataset(&req.dataset_id)?;
         if ds.review.blocking {
             return Err(crate::Error::Dataset {
