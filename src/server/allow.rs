@@ -24,6 +24,11 @@ impl Default for AllowList {
 }
 
 impl AllowList {
+    /// The allowed base models given by name; folders are never shown to clients.
+    pub fn named(&self) -> impl Iterator<Item = &String> {
+        self.models.iter().filter(|m| !m.starts_with(['/', '.', '~']))
+    }
+
     /// Ok when a fine-tune may start from `spec`: only the allowed base models (the job runner
     /// resolves a base by folder or Hub id, never through the registry).
     pub fn check_base(&self, spec: &str) -> Result<()> {
@@ -32,32 +37,20 @@ impl AllowList {
         }
         Err(Error::ModelNotAllowed {
             spec: spec.chars().take(200).collect(),
-            allowed: self
-                .models
-                .iter()
-                .filter(|m| !m.starts_with(['/', '.', '~']))
-                .cloned()
-                .collect(),
+            allowed: self.named().cloned().collect(),
         })
     }
 
-    /// Ok when a request may use `spec`.
+    /// Ok when a request may use `spec`: an allowed base model, or an ID or nickname of the
+    /// registry (whether it is usable is then the registry's answer).
     pub fn check(&self, spec: &str, registry: &Registry) -> Result<()> {
-        if self.any || self.models.iter().any(|m| m == spec) {
-            return Ok(());
-        }
-        // An ID or a nickname of the registry: whether it is usable is the registry's answer.
+        let not_allowed = match self.check_base(spec) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
         if registry.get_any(spec)?.is_some() || registry.list(false)?.iter().any(|r| r.name.as_deref() == Some(spec)) {
             return Ok(());
         }
-        Err(Error::ModelNotAllowed {
-            spec: spec.chars().take(200).collect(),
-            allowed: self
-                .models
-                .iter()
-                .filter(|m| !m.starts_with(['/', '.', '~']))
-                .cloned()
-                .collect(),
-        })
+        Err(not_allowed)
     }
 }

@@ -142,13 +142,7 @@ fn models(st: &AppState) -> crate::Result<Vec<OpenAiModel>> {
         .into_iter()
         .map(|r| model_object(r.id, &r.created, "attune"))
         .collect();
-    out.extend(
-        st.allow
-            .models
-            .iter()
-            .filter(|m| !m.starts_with(['/', '.', '~']))
-            .map(|m| model_object(m.clone(), "", "base")),
-    );
+    out.extend(st.allow.named().map(|m| model_object(m.clone(), "", "base")));
     Ok(out)
 }
 
