@@ -10,29 +10,8 @@ use attune::testing::TinySpec;
 
 use common::tiny_model;
 
-/// Three labels of 15 rows each, in the tiny model's vocabulary.
 fn tiny_dataset(dir: &Path) -> String {
-    let groups = [
-        ("travel", ["flight", "fare", "airport", "ticket", "boston"]),
-        ("money", ["card", "payment", "refund", "price", "cost"]),
-        ("login", ["password", "reset", "account", "my", "how"]),
-    ];
-    let mut csv = String::from("text,label\n");
-    for i in 0..15 {
-        for (label, words) in &groups {
-            let t = format!(
-                "{} {} the {} {}",
-                words[i % 5],
-                words[(i + 1) % 5],
-                words[(i + 2) % 5],
-                "a".repeat(1 + i % 3)
-            );
-            csv.push_str(&format!("{t},{label}\n"));
-        }
-    }
-    let p = dir.join("train.csv");
-    std::fs::write(&p, csv).unwrap();
-    p.to_string_lossy().into_owned()
+    common::tiny_dataset(dir).to_string_lossy().into_owned()
 }
 
 struct Env {

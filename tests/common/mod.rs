@@ -211,3 +211,28 @@ impl Drop for Server {
 fn unsafe_kill_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
+
+/// Three labels of 15 rows each, in the tiny model's vocabulary, as `dir/train.csv`.
+pub fn tiny_dataset(dir: &Path) -> PathBuf {
+    let groups = [
+        ("travel", ["flight", "fare", "airport", "ticket", "boston"]),
+        ("money", ["card", "payment", "refund", "price", "cost"]),
+        ("login", ["password", "reset", "account", "my", "how"]),
+    ];
+    let mut csv = String::from("text,label\n");
+    for i in 0..15 {
+        for (label, w) in &groups {
+            let t = format!(
+                "{} {} the {} {}",
+                w[i % 5],
+                w[(i + 1) % 5],
+                w[(i + 2) % 5],
+                "a".repeat(1 + i % 3)
+            );
+            csv.push_str(&format!("{t},{label}\n"));
+        }
+    }
+    let p = dir.join("train.csv");
+    std::fs::write(&p, csv).unwrap();
+    p
+}
