@@ -71,7 +71,8 @@ def timed(cmd, env, err_path):
 
 def run_attune(work, seed, threads, extra):
     env = dict(os.environ, ATTUNE_HOME=os.path.join(work, "home"), RAYON_NUM_THREADS=str(threads))
-    cmd = [os.path.join(ROOT, "target", "release", "attune"), "finetune", "--data", f"{work}/train.csv",
+    binary = os.environ.get("ATTUNE_BIN", os.path.join(ROOT, "target", "release", "attune"))
+    cmd = [binary, "finetune", "--data", f"{work}/train.csv",
            "--test", f"{work}/test.csv", "--seed", str(seed), "--json", *extra]
     out, secs, mib = timed(cmd, env, f"{work}/attune.err")
     d = json.loads(out)

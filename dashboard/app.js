@@ -131,7 +131,10 @@ async function newView() {
     el("p", {}, el("strong", {}, "Drop a CSV or JSONL file here"), " or choose one:"),
     el("label", { for: "file" }, "Labelled data file (text and label columns)"),
     input,
-    el("p", { class: "hint" }, "One row per example: a text column and a label column. At least 250 rows is a good start."));
+    el("p", { class: "hint" }, "One row per example: a text column and a label column. At least 250 rows is a good start."),
+    el("label", { for: "label-separator" }, "Label separator (multi-label CSV only)"),
+    el("input", { id: "label-separator", name: "label-separator", maxlength: "4", placeholder: "e.g. + or | (leave empty for one label per row)" }),
+    el("p", { class: "hint" }, "Rows with several labels: write them in one cell split by this separator; an empty cell means none of the labels. JSONL rows with a \"labels\" array need no separator."));
   const out = el("div", { id: "review" });
   main.append(el("div", { class: "card" }, drop), out);
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -148,6 +151,8 @@ async function upload(file, out) {
   out.replaceChildren(el("p", { class: "muted", role: "status" }, `Reading ${file.name}…`));
   const form = new FormData();
   form.append("file", file, file.name);
+  const sep = document.querySelector("#label-separator")?.value.trim();
+  if (sep) form.append("label_separator", sep);
   let info;
   try {
     info = await api("/v1/datasets", { method: "POST", body: form, accept: [422] });
@@ -173,6 +178,10 @@ function renderReview(ds, out, fileName) {
       el("div", { class: "stat" }, el("b", {}, fmt(r.usable_rows, 0)), "usable"),
       el("div", { class: "stat" }, el("b", {}, fmt(r.labels.length, 0)), "labels")),
     el("p", { class: "muted" }, `Text column “${r.text_column}”, label column “${r.label_column}”.`),
+    r.multi_label ? el("div", { "data-testid": "multi-label" },
+      el("p", {}, `Multi-label: ${fmt(r.multi_label.cardinality, 2)} labels per row; ${fmt(r.multi_label.rows_with_several, 0)} rows with two or more, ${fmt(r.multi_label.rows_with_none, 0)} with none.`),
+      r.multi_label.top_pairs.length ? el("p", { class: "muted" }, "Labels most often together: ",
+        r.multi_label.top_pairs.map((p) => `${p.a} + ${p.b} (${p.rows})`).join(", ")) : null) : null,
     el("h2", {}, "Rows per label"),
     labelBars(r.labels),
     el("h2", {}, "Preview"),
@@ -212,6 +221,9 @@ function settingsForm(ds, fileName) {
     el("option", { value: "cosine" }, "cosine: in-batch label similarity"),
     el("option", { value: "supcon" }, "supcon: supervised contrastive"),
     el("option", { value: "setfit" }, "setfit: SetFit's sentence pairs"));
+  const longText = el("select", { id: "long-text", name: "long-text" },
+    el("option", { value: "" }, "Truncate at the model's length (default)"),
+    el("option", { value: "chunk" }, "Chunk: embed overlapping windows and pool them"));
   const form = el("form", { class: "card", id: "settings" },
     el("h2", {}, "Settings"),
     field("nickname", "Nickname", { required: "", value: nick, maxlength: "80" }, "How the model is listed; you can also use its ID."),
@@ -224,13 +236,14 @@ function settingsForm(ds, fileName) {
         field("batch", "Batch size", { type: "number", min: "4", max: "512", placeholder: "32" }),
         field("max_steps", "Max steps", { type: "number", min: "1", placeholder: "no limit" }),
         field("seed", "Seed", { type: "number", min: "0", placeholder: "42" }),
-        el("div", {}, el("label", { for: "loss" }, "Loss"), loss))),
+        el("div", {}, el("label", { for: "loss" }, "Loss"), loss),
+        el("div", {}, el("label", { for: "long-text" }, "Long texts"), longText))),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Start fine-tune")),
     el("div", { id: "start-error" }));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const num = (id) => { const v = form.querySelector(`#${id}`).value; return v === "" ? undefined : Number(v); };
-    const settings = { epochs: num("epochs"), learning_rate: num("lr"), batch_size: num("batch"), max_steps: num("max_steps"), seed: num("seed"), loss: loss.value || undefined };
+    const settings = { epochs: num("epochs"), learning_rate: num("lr"), batch_size: num("batch"), max_steps: num("max_steps"), seed: num("seed"), loss: loss.value || undefined, long_text: longText.value || undefined };
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
@@ -334,8 +347,13 @@ async function modelView(id) {
 
 function metricsTab(m, panel) {
   const b = m.metrics.baseline, f = m.metrics.finetuned;
-  const rows = [["Accuracy", "accuracy", true], ["Loss (cross-entropy)", "loss", false], ["F1 (macro)", "f1_macro", true],
-    ["Precision (macro)", "precision_macro", true], ["Recall (macro)", "recall_macro", true], ["Silhouette (cosine)", "silhouette", true]];
+  const multi = f.hamming_score !== undefined;
+  const rows = multi
+    ? [["Hamming score", "hamming_score", true], ["Subset accuracy", "subset_accuracy", true], ["F1 (micro)", "f1_micro", true],
+      ["Precision (micro)", "precision_micro", true], ["Recall (micro)", "recall_micro", true], ["F1 (macro)", "f1_macro", true],
+      ["Loss (binary cross-entropy)", "loss", false], ["Cardinality error", "cardinality_error", false], ["Silhouette (cosine)", "silhouette", true]]
+    : [["Accuracy", "accuracy", true], ["Loss (cross-entropy)", "loss", false], ["F1 (macro)", "f1_macro", true],
+      ["Precision (macro)", "precision_macro", true], ["Recall (macro)", "recall_macro", true], ["Silhouette (cosine)", "silhouette", true]];
   const delta = (x, y, higher) => {
     const d = y - x;
     const good = higher ? d > 0 : d < 0;
@@ -357,9 +375,10 @@ function metricsTab(m, panel) {
         return el("tr", {}, el("td", {}, label), el("td", { class: "num hide-narrow" }, fmt(pf.support, 0)), el("td", { class: "num" }, fmt(pf.precision, 3)),
           el("td", { class: "num" }, fmt(pf.recall, 3)), el("td", { class: "num" }, fmt(pb.f1, 3)), el("td", { class: "num" }, fmt(pf.f1, 3)));
       })))),
-    el("div", { class: "panels" },
-      el("div", {}, el("h2", {}, "Confusion: baseline"), confusionTable(b.confusion)),
-      el("div", {}, el("h2", {}, "Confusion: fine-tuned"), confusionTable(f.confusion))));
+    multi ? el("p", { class: "muted" }, "Multi-label: each label has its own threshold, chosen on the selection rows; a text gets every label over its threshold.")
+      : el("div", { class: "panels" },
+        el("div", {}, el("h2", {}, "Confusion: baseline"), confusionTable(b.confusion)),
+        el("div", {}, el("h2", {}, "Confusion: fine-tuned"), confusionTable(f.confusion))));
 }
 
 async function mapTab(m, panel) {
@@ -409,8 +428,11 @@ function tryTab(m, panel) {
       const r = await api("/v1/classify", { method: "POST", json: { model: m.id, inputs: [text.value] } });
       const c = r.classifications[0];
       const ranked = Object.entries(c.labels).sort((a, b) => b[1].confidence - a[1].confidence);
+      const multi = c.classification_type === "multi-label";
       out.replaceChildren(
-        el("p", {}, "Prediction: ", el("strong", { "data-testid": "prediction" }, c.prediction), ` (${fmtPct(c.confidence)})`),
+        multi
+          ? el("p", {}, "Labels: ", el("strong", { "data-testid": "prediction" }, c.predictions.length ? c.predictions.join(" + ") : "none of them"))
+          : el("p", {}, "Prediction: ", el("strong", { "data-testid": "prediction" }, c.prediction), ` (${fmtPct(c.confidence)})`),
         el("div", { class: "bars" }, ...ranked.flatMap(([label, v]) => [
           el("span", {}, label),
           el("div", { class: "bar", role: "img", "aria-label": `${label}: ${fmtPct(v.confidence)}` }, el("span", { style: `width:${(v.confidence * 100).toFixed(1)}%` })),

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoder::{Encoder, EncoderOptions};
+use crate::data::Dataset;
+use crate::encoder::{Encoder, EncoderOptions, LongText};
 use crate::error::{Error, Result};
-use crate::head::LogisticHead;
+use crate::eval::Metrics;
+use crate::head::{Head, LogisticHead, MultiLabelHead};
 
 /// One text's classification.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +20,10 @@ pub struct Classification {
     pub confidence: f32,
     /// Every label with its confidence, most likely first.
     pub confidences: Vec<LabelConfidence>,
+    /// A multi-label model's answer: every label whose confidence reaches its threshold, most
+    /// likely first (possibly none). Absent for a single-label model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<LabelConfidence>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -31,7 +37,7 @@ pub struct LabelConfidence {
 pub struct FinetunedModel {
     pub dir: PathBuf,
     pub encoder: Encoder,
-    pub head: LogisticHead,
+    pub head: Head,
     /// What its manifest says of its names (the whole manifest: [`crate::finetune::Manifest`]).
     pub manifest: crate::finetune::ManifestNames,
 }
@@ -40,13 +46,13 @@ impl FinetunedModel {
     /// Loads the model folder `dir` (as written by fine-tuning).
     pub fn load(dir: &Path) -> Result<Self> {
         let encoder = Encoder::load(&dir.join("model"), &EncoderOptions::default())?;
-        let head = LogisticHead::load(&dir.join("head.json"))?;
-        if head.dim != encoder.dim() {
+        let head = Head::load(&dir.join("head.json"))?;
+        if head.dim() != encoder.dim() {
             return Err(Error::folder(
                 dir,
                 format!(
                     "head.json expects {}-dim embeddings, the encoder gives {}",
-                    head.dim,
+                    head.dim(),
                     encoder.dim()
                 ),
             ));
@@ -67,9 +73,124 @@ impl FinetunedModel {
         abstain_below: Option<f32>,
         batch_size: usize,
     ) -> Result<Vec<Classification>> {
-        let emb = self.encoder.embed(texts, batch_size)?;
-        classify_embeddings(&self.head, texts, &emb, abstain_below)
+        self.classify_long(texts, abstain_below, batch_size, &LongText::default())
     }
+
+    /// As [`FinetunedModel::classify`], long texts embedded as `long` says.
+    pub fn classify_long(
+        &self,
+        texts: &[&str],
+        abstain_below: Option<f32>,
+        batch_size: usize,
+        long: &LongText,
+    ) -> Result<Vec<Classification>> {
+        let emb = self.encoder.embed_long(texts, batch_size, long)?;
+        classify_with(&self.head, texts, &emb, abstain_below)
+    }
+
+    /// The model's metrics on a labelled file; its labels must be ones the model knows.
+    pub fn evaluate(&self, ds: &Dataset, batch_size: usize, long: &LongText) -> Result<Metrics> {
+        let labels = self.head.labels();
+        if ds.multi_label != self.head.is_multi_label() {
+            let kind = |m: bool| if m { "multi-label" } else { "single-label" };
+            return Err(Error::Dataset {
+                path: ds.path.clone(),
+                reason: format!(
+                    "is {} data but the model is {}: read the file {}",
+                    kind(ds.multi_label),
+                    kind(self.head.is_multi_label()),
+                    if self.head.is_multi_label() {
+                        "with --label-separator (CSV) or with label arrays (JSONL)"
+                    } else {
+                        "without --label-separator"
+                    }
+                ),
+            });
+        }
+        let unknown: Vec<String> = ds.label_counts().into_keys().filter(|l| !labels.contains(l)).collect();
+        if !unknown.is_empty() {
+            return Err(Error::Dataset {
+                path: ds.path.clone(),
+                reason: format!(
+                    "labels the model does not know: {} (it knows {})",
+                    crate::util::excerpt_list(&unknown, 20, 60),
+                    crate::util::excerpt_list(labels, 20, 60)
+                ),
+            });
+        }
+        let rows: Vec<_> = ds.examples.iter().filter(|e| !e.text.is_empty()).collect();
+        let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
+        let emb = self.encoder.embed_long(&texts, batch_size, long)?;
+        let probs = self.head.predict_proba(&emb)?;
+        let id = |l: &String| labels.iter().position(|x| x == l).unwrap_or(0);
+        match &self.head {
+            Head::Single(_) => {
+                let truth: Vec<usize> = rows.iter().map(|e| id(&e.label)).collect();
+                Metrics::compute(labels, &truth, &probs, &emb)
+            }
+            Head::Multi(h) => {
+                let truth: Vec<Vec<usize>> = rows.iter().map(|e| e.labels.iter().map(id).collect()).collect();
+                let mut names: Vec<&str> = rows.iter().map(|e| e.label.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                let groups: Vec<usize> = rows
+                    .iter()
+                    .map(|e| names.binary_search(&e.label.as_str()).unwrap_or(0))
+                    .collect();
+                let sil = crate::eval::silhouette(&emb, &groups)?;
+                crate::eval::compute_multi(labels, &truth, &probs, &h.thresholds, sil)
+            }
+        }
+    }
+}
+
+/// Classifies precomputed embeddings with either kind of head.
+pub fn classify_with(
+    head: &Head,
+    texts: &[&str],
+    emb: &[Vec<f32>],
+    abstain_below: Option<f32>,
+) -> Result<Vec<Classification>> {
+    match head {
+        Head::Single(h) => classify_embeddings(h, texts, emb, abstain_below),
+        Head::Multi(h) => classify_multi(h, texts, emb),
+    }
+}
+
+/// Every label over its threshold; the most confident of them is the `prediction`.
+fn classify_multi(head: &MultiLabelHead, texts: &[&str], emb: &[Vec<f32>]) -> Result<Vec<Classification>> {
+    let probs = head.predict_proba(emb)?;
+    Ok(texts
+        .iter()
+        .zip(probs)
+        .map(|(t, p)| {
+            let mut confidences: Vec<LabelConfidence> = head
+                .labels
+                .iter()
+                .zip(&p)
+                .map(|(l, c)| LabelConfidence {
+                    label: l.clone(),
+                    confidence: *c,
+                })
+                .collect();
+            confidences.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.label.cmp(&b.label)));
+            let over: Vec<LabelConfidence> = confidences
+                .iter()
+                .filter(|c| {
+                    let j = head.labels.iter().position(|l| *l == c.label).unwrap_or(0);
+                    c.confidence >= head.thresholds[j]
+                })
+                .cloned()
+                .collect();
+            Classification {
+                input: t.to_string(),
+                prediction: over.first().map(|c| c.label.clone()),
+                confidence: over.first().map_or(0.0, |c| c.confidence),
+                confidences,
+                labels: Some(over),
+            }
+        })
+        .collect())
 }
 
 /// Classifies precomputed embeddings with `head`.
@@ -104,6 +225,7 @@ pub fn classify_embeddings(
                 prediction,
                 confidence: top.confidence,
                 confidences,
+                labels: None,
             }
         })
         .collect())

@@ -75,6 +75,7 @@ fn the_whole_flow_in_a_browser() {
         .env("ATTUNE_KEY", KEY)
         .env("SHOTS", &shots)
         .env("DEMO_CSV", &demo)
+        .env("MULTI_CSV", common::tiny_multi_dataset(home.path()))
         .env("BAD_CSV", &bad)
         .env("TINY_MODEL", model.path())
         .env("CHROMIUM", chromium().unwrap())

@@ -158,6 +158,16 @@ fn check_finite_differences(vars: &[(String, Var)], loss: &dyn Fn() -> Tensor, r
 /// the head it trains.
 #[test]
 fn one_cross_entropy_step_changes_every_trainable_tensor() {
+    one_head_step_changes_everything(None);
+}
+
+/// The multi-label twin: a step of the per-label sigmoid loss (sets with two labels and none).
+#[test]
+fn one_multi_label_step_changes_every_trainable_tensor() {
+    one_head_step_changes_everything(Some(vec![vec![0], vec![0, 1], vec![], vec![1]]));
+}
+
+fn one_head_step_changes_everything(sets: Option<Vec<Vec<usize>>>) {
     let dir = tiny_model(&TinySpec::default());
     let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
     let before = snapshot(&enc);
@@ -167,6 +177,8 @@ fn one_cross_entropy_step_changes_every_trainable_tensor() {
         texts: TEXTS.to_vec(),
         labels: vec![0, 1, 0, 1],
         n_labels: k,
+        sets,
+        windows: None,
         // A head that is not zero: at zero, no gradient flows back into the encoder.
         head: Some(attune::train::HeadInit {
             weights: (0..k * enc.dim()).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1).collect(),

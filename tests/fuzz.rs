@@ -52,11 +52,12 @@ proptest! {
         ext in prop_oneof![Just("csv"), Just("tsv"), Just("jsonl")],
         text_column in column(),
         label_column in column(),
+        label_separator in prop_oneof![Just(None), Just(Some("+".to_string())), Just(Some("|".to_string()))],
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("data.{ext}"));
         std::fs::write(&path, &bytes).unwrap();
-        let opts = LoadOptions { text_column, label_column };
+        let opts = LoadOptions { text_column, label_column, label_separator };
         if let Ok(ds) = Dataset::load(&path, &opts) {
             let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
             for e in &ds.examples {

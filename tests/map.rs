@@ -68,6 +68,7 @@ fn job(f: &Fixture, data: Option<&Path>, max_points: usize) -> MapJob {
             label_points: 3,
             ..MapOptions::default()
         },
+        long_text: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use clap::Args;
 use attune::io::read_texts;
 use attune::model::{FinetunedModel, Located};
 
+use super::long_text::LongTextArgs;
 use super::{locate, CliError};
 
 #[derive(Debug, Args)]
@@ -21,6 +22,8 @@ pub struct ClassifyArgs {
     texts: Vec<String>,
     #[arg(long)]
     text_column: Option<String>,
+    #[command(flatten)]
+    long: LongTextArgs,
     /// Answer no label when the top confidence is under P (0 to 1).
     #[arg(long, value_name = "P")]
     abstain_below: Option<f32>,
@@ -52,21 +55,26 @@ pub fn run(a: ClassifyArgs) -> Result<(), CliError> {
     };
     let model = FinetunedModel::load(&dir)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let out = model.classify(&refs, a.abstain_below, 32)?;
+    let out = model.classify_long(&refs, a.abstain_below, 32, &a.long.long_text())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&out).map_err(std::io::Error::other)?);
         return Ok(());
     }
     let width = model
         .head
-        .labels
+        .labels()
         .iter()
         .map(|l| l.chars().count())
         .max()
         .unwrap_or(5)
         .max(9);
     for c in &out {
-        let label = c.prediction.as_deref().unwrap_or("(abstain)");
+        // A multi-label answer is its set (possibly none); a single-label one its top label.
+        let label = match &c.labels {
+            Some(set) if set.is_empty() => attune::data::NO_LABEL.to_string(),
+            Some(set) => set.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" + "),
+            None => c.prediction.clone().unwrap_or_else(|| "(abstain)".into()),
+        };
         let others: Vec<String> = c
             .confidences
             .iter()

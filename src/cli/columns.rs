@@ -12,6 +12,10 @@ pub struct Columns {
     /// The label column; found by name (label, intent, category) when left out.
     #[arg(long)]
     pub label_column: Option<String>,
+    /// Multi-label CSV/TSV: the separator between a row's labels in the label cell (`+`, `|`,
+    /// `;`); an empty cell is a row with no label. JSONL rows with a label array need no flag.
+    #[arg(long, value_name = "SEP")]
+    pub label_separator: Option<String>,
 }
 
 impl Columns {
@@ -19,6 +23,7 @@ impl Columns {
         LoadOptions {
             text_column: self.text_column.clone(),
             label_column: self.label_column.clone(),
+            label_separator: self.label_separator.clone(),
         }
     }
 }

@@ -86,6 +86,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
             label_points: 6,
             ..MapOptions::default()
         },
+        long_text: Default::default(),
     };
     let map = map_models(&job, &reg, &source_options())?;
     write(&map, &map_path, &job.options)?;

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use attune::io::{read_texts, write_embeddings, OutputFormat};
 
+use super::long_text::LongTextArgs;
 use super::{load_encoder, CliError};
 
 #[derive(Debug, Args)]
@@ -33,6 +34,8 @@ pub struct EmbedArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    #[command(flatten)]
+    long: LongTextArgs,
 }
 
 pub fn run(a: EmbedArgs) -> Result<(), CliError> {
@@ -74,7 +77,13 @@ pub fn run(a: EmbedArgs) -> Result<(), CliError> {
         ProgressBar::hidden()
     };
     let start = std::time::Instant::now();
-    let emb = encoder.embed_with_progress(&refs, a.batch_size, &mut |done| bar.set_position(done as u64))?;
+    let long = a.long.long_text();
+    let emb = match long.mode {
+        attune::encoder::LongTextMode::Truncate => {
+            encoder.embed_with_progress(&refs, a.batch_size, &mut |done| bar.set_position(done as u64))?
+        }
+        attune::encoder::LongTextMode::Chunk => encoder.embed_long(&refs, a.batch_size, &long)?,
+    };
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     eprintln!(

@@ -9,6 +9,7 @@ use attune::finetune::{finetune, resume, Candidate, FinetuneOptions, Outcome};
 use attune::train::{Control, LossKind, TrainSettings};
 
 use super::columns::Columns;
+use super::long_text::LongTextArgs;
 use super::progress::Reporter;
 use super::{open_registry, print_metrics_table, source_options, CliError};
 
@@ -36,6 +37,8 @@ pub struct FinetuneArgs {
     base: String,
     #[command(flatten)]
     columns: Columns,
+    #[command(flatten)]
+    long: LongTextArgs,
     /// The training objective [default: ce].
     #[arg(long, value_enum)]
     loss: Option<LossKind>,
@@ -91,6 +94,8 @@ impl FinetuneArgs {
             test: self.test.clone(),
             text_column: self.columns.text_column.clone(),
             label_column: self.columns.label_column.clone(),
+            label_separator: self.columns.label_separator.clone(),
+            long_text: self.long.long_text(),
             name: self.name.clone(),
             base: self.base.clone(),
             valid_fraction: self.valid_fraction,

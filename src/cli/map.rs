@@ -7,6 +7,7 @@ use clap::Args;
 use attune::map::{map_models, write, MapJob, MapOptions, Method};
 
 use super::columns::Columns;
+use super::long_text::LongTextArgs;
 use super::{open_registry, source_options, CliError};
 
 #[derive(Debug, Args)]
@@ -32,6 +33,8 @@ pub struct MapArgs {
     max_points: usize,
     #[command(flatten)]
     columns: Columns,
+    #[command(flatten)]
+    long: LongTextArgs,
     /// Output file; its extension picks the format: .png, .svg, .html or .json.
     #[arg(long, short)]
     output: PathBuf,
@@ -54,6 +57,7 @@ pub fn run(a: MapArgs) -> Result<(), CliError> {
             label_points: a.label_points,
             ..MapOptions::default()
         },
+        long_text: a.long.long_text(),
     };
     let map = map_models(&job, &reg, &source_options())?;
     if map.drawn_rows < map.total_rows {

@@ -6,6 +6,7 @@ mod demo;
 mod embed;
 mod eval;
 mod finetune;
+mod long_text;
 mod map;
 mod models;
 mod progress;

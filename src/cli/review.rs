@@ -80,6 +80,23 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
             r.labels.len() - SHOWN
         );
     }
+    if let Some(m) = &r.multi_label {
+        println!(
+            "\nMulti-label: {:.2} labels per row; {} rows with two or more, {} with none.",
+            m.cardinality, m.rows_with_several, m.rows_with_none
+        );
+        if !m.top_pairs.is_empty() {
+            let pairs: Vec<String> = m
+                .top_pairs
+                .iter()
+                .map(|p| format!("{} + {} ({})", p.a, p.b, p.rows))
+                .collect();
+            println!(
+                "Labels most often together: {}",
+                attune::util::excerpt_list(&pairs, 10, 80)
+            );
+        }
+    }
     println!("\nPreview:");
     for e in &r.preview {
         let t: String = e.text.chars().take(80).collect();

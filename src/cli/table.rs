@@ -5,7 +5,28 @@ use attune::eval::Metrics;
 /// Prints the headline metrics; with `after`, baseline and fine-tuned side by side.
 pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
     type Row = (&'static str, fn(&Metrics) -> f64);
-    let rows: [Row; 9] = [
+    let multi_rows: [Row; 11] = [
+        ("Hamming score", |m| m.accuracy),
+        ("Subset accuracy", |m| {
+            m.multi_label.as_ref().map_or(0.0, |f| f.subset_accuracy)
+        }),
+        ("F1 (micro)", |m| m.multi_label.as_ref().map_or(0.0, |f| f.f1_micro)),
+        ("Precision (micro)", |m| {
+            m.multi_label.as_ref().map_or(0.0, |f| f.precision_micro)
+        }),
+        ("Recall (micro)", |m| {
+            m.multi_label.as_ref().map_or(0.0, |f| f.recall_micro)
+        }),
+        ("F1 (macro)", |m| m.f1_macro),
+        ("Precision (macro)", |m| m.precision_macro),
+        ("Recall (macro)", |m| m.recall_macro),
+        ("Loss (binary CE)", |m| m.loss),
+        ("Cardinality error", |m| {
+            m.multi_label.as_ref().map_or(0.0, |f| f.cardinality_error)
+        }),
+        ("Silhouette (cosine)", |m| m.silhouette),
+    ];
+    let single_rows: [Row; 9] = [
         ("Accuracy", |m| m.accuracy),
         ("Loss (cross-entropy)", |m| m.loss),
         ("F1 (macro)", |m| m.f1_macro),
@@ -16,13 +37,18 @@ pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
         ("Recall (weighted)", |m| m.recall_weighted),
         ("Silhouette (cosine)", |m| m.silhouette),
     ];
+    let rows: &[Row] = if before.multi_label.is_some() {
+        &multi_rows
+    } else {
+        &single_rows
+    };
     match after {
         Some(a) => {
             println!(
                 "{:<22} {:>10} {:>11} {:>9}",
                 "metric", "baseline", "fine-tuned", "change"
             );
-            for (name, f) in rows {
+            for (name, f) in rows.iter() {
                 println!(
                     "{:<22} {:>10.4} {:>11.4} {:>+9.4}",
                     name,
@@ -33,7 +59,7 @@ pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
             }
         }
         None => {
-            for (name, f) in rows {
+            for (name, f) in rows.iter() {
                 println!("{:<22} {:>10.4}", name, f(before));
             }
         }
@@ -56,6 +82,9 @@ pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
             "  {:<width$} {:>9.4} {:>7.4} {:>7.4} {:>8}",
             l, v.precision, v.recall, v.f1, v.support
         );
+    }
+    if m.confusion.matrix.is_empty() {
+        return;
     }
     println!("\nConfusion (rows: true label, columns: predicted, in the order above):");
     let labels = &m.confusion.labels;

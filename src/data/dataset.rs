@@ -14,15 +14,58 @@ use crate::io::texts::{find_column, TextFile};
 /// Column names taken as the text column, in order of preference.
 pub const TEXT_COLUMNS: &[&str] = &["text", "query", "sentence"];
 /// Column names taken as the label column, in order of preference.
-pub const LABEL_COLUMNS: &[&str] = &["label", "intent", "category"];
+pub const LABEL_COLUMNS: &[&str] = &["label", "intent", "category", "labels"];
+
+/// How a multi-label row with no label ("none of these") is named where one name is needed
+/// (maps, review tables).
+pub const NO_LABEL: &str = "(none)";
 
 /// One labelled row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     pub text: String,
+    /// The label; for a multi-label row, its set in one name (`a + b`, or [`NO_LABEL`]).
     pub label: String,
+    /// The row's labels: one for a single-label row; any number (none included) for a
+    /// multi-label row.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// 1-based line of the file where the row starts.
     pub line: usize,
+}
+
+impl Example {
+    /// A single-label row.
+    pub fn single(text: impl Into<String>, label: impl Into<String>, line: usize) -> Self {
+        let label = label.into();
+        Example {
+            text: text.into(),
+            labels: vec![label.clone()],
+            label,
+            line,
+        }
+    }
+
+    /// A multi-label row: its labels sorted and without repeats.
+    pub fn multi(text: impl Into<String>, mut labels: Vec<String>, line: usize) -> Self {
+        labels.sort();
+        labels.dedup();
+        Example {
+            text: text.into(),
+            label: set_name(&labels),
+            labels,
+            line,
+        }
+    }
+}
+
+/// The one name of a label set.
+pub fn set_name(labels: &[String]) -> String {
+    if labels.is_empty() {
+        NO_LABEL.into()
+    } else {
+        labels.join(" + ")
+    }
 }
 
 /// A row that could not be read, and why.
@@ -37,6 +80,9 @@ pub struct BadRow {
 pub struct LoadOptions {
     pub text_column: Option<String>,
     pub label_column: Option<String>,
+    /// Splits a CSV/TSV label cell into several labels (`+`, `|`, `;`): the data is
+    /// multi-label. JSONL rows are multi-label when their label field is an array.
+    pub label_separator: Option<String>,
 }
 
 /// A labelled dataset.
@@ -49,6 +95,9 @@ pub struct Dataset {
     pub label_column: String,
     pub examples: Vec<Example>,
     pub bad_rows: Vec<BadRow>,
+    /// Rows carry label sets (see [`Example::labels`]).
+    #[serde(default)]
+    pub multi_label: bool,
 }
 
 impl Dataset {
@@ -96,14 +145,17 @@ impl Dataset {
             label_column: "label".into(),
             examples,
             bad_rows: Vec::new(),
+            multi_label: false,
         }
     }
 
-    /// Rows per label, by label name.
+    /// Rows per label, by label name (a multi-label row counts for each of its labels).
     pub fn label_counts(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for e in &self.examples {
-            *m.entry(e.label.clone()).or_insert(0) += 1;
+            for l in &e.labels {
+                *m.entry(l.clone()).or_insert(0) += 1;
+            }
         }
         m
     }
@@ -178,17 +230,47 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
     // Rows are read from `start`; after a quote left open the reading starts again on the
     // line after it, so one stray quote loses one row, not the rest of the file.
     let mut start = rdr.position().byte() as usize;
+    let sep = opts.label_separator.as_deref().filter(|s| !s.is_empty());
+    ds.multi_label = sep.is_some();
+    let mut sep_seen = false;
     while start < bytes.len() {
         start = read_rows(
             bytes,
             start,
             &lines,
             builder().has_headers(false),
-            (ti, li, headers.len()),
+            Cells {
+                ti,
+                li,
+                width: headers.len(),
+                sep,
+                sep_seen: &mut sep_seen,
+            },
             &mut ds,
         );
     }
+    if let (Some(sep), false) = (sep, sep_seen) {
+        if !ds.examples.is_empty() {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "the label separator {sep:?} occurs in no cell of the label column {:?}: give the separator the file uses (--label-separator), or leave it out for single-label data",
+                    ds.label_column
+                ),
+            ));
+        }
+    }
     Ok(ds)
+}
+
+/// Where a row's cells are, and how its label cell splits.
+struct Cells<'a> {
+    ti: usize,
+    li: usize,
+    width: usize,
+    sep: Option<&'a str>,
+    sep_seen: &'a mut bool,
 }
 
 /// Reads rows from `start` to the end, or up to a quote left open; returns where to go on.
@@ -197,9 +279,16 @@ fn read_rows(
     start: usize,
     lines: &Lines,
     builder: &csv::ReaderBuilder,
-    (ti, li, width): (usize, usize, usize),
+    cells: Cells,
     ds: &mut Dataset,
 ) -> usize {
+    let Cells {
+        ti,
+        li,
+        width,
+        sep,
+        sep_seen,
+    } = cells;
     let mut rdr = builder.from_reader(&bytes[start..]);
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -254,7 +343,14 @@ fn read_rows(
             });
             continue;
         };
-        push(ds, text, label, line);
+        match sep {
+            Some(sep) => {
+                *sep_seen |= label.contains(sep);
+                let set = label.split(sep).map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
+                ds.examples.push(Example::multi(text.trim(), set.collect(), line));
+            }
+            None => push(ds, text, label, line),
+        }
     }
 }
 
@@ -267,11 +363,20 @@ fn push(ds: &mut Dataset, text: &str, label: &str, line: usize) {
         });
         return;
     }
-    ds.examples.push(Example {
-        text: text.trim().to_string(),
-        label: label.to_string(),
-        line,
-    });
+    ds.examples.push(Example::single(text.trim(), label, line));
+}
+
+/// A JSON label array as a label set, or why it is not one.
+fn json_set(v: &[serde_json::Value]) -> std::result::Result<Vec<String>, String> {
+    v.iter()
+        .map(|l| match l {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            other => Err(format!(
+                "a label set holds {other}: each label must be a non-empty string or a number"
+            )),
+        })
+        .collect()
 }
 
 fn read_jsonl(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
@@ -325,11 +430,24 @@ fn read_jsonl(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> 
             serde_json::Value::Bool(b) => Some(b.to_string()),
             _ => None,
         };
-        match (as_str(&obj[*tk]), as_str(&obj[*lk])) {
-            (Some(t), Some(l)) => push(&mut ds, &t, &l, line),
+        match (as_str(&obj[*tk]), &obj[*lk]) {
+            (Some(t), serde_json::Value::Array(set)) => match json_set(set) {
+                Ok(set) => {
+                    ds.multi_label = true;
+                    ds.examples.push(Example::multi(t.trim(), set, line));
+                }
+                Err(reason) => ds.bad_rows.push(BadRow { line, reason }),
+            },
+            (Some(t), l) => match as_str(l) {
+                Some(l) => push(&mut ds, &t, &l, line),
+                None => ds.bad_rows.push(BadRow {
+                    line,
+                    reason: format!("{tk:?} must be a string and {lk:?} a string, a number or an array of labels"),
+                }),
+            },
             _ => ds.bad_rows.push(BadRow {
                 line,
-                reason: format!("{tk:?} and {lk:?} must be strings or numbers"),
+                reason: format!("{tk:?} must be a string and {lk:?} a string, a number or an array of labels"),
             }),
         }
     }
@@ -368,6 +486,52 @@ mod tests {
         .unwrap();
         assert_eq!(ds.examples.len(), 2);
         assert_eq!(ds.examples[1].line, 3);
+    }
+
+    fn load_sep(name: &str, content: &[u8], sep: &str) -> Result<Dataset> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        let opts = LoadOptions {
+            label_separator: Some(sep.into()),
+            ..Default::default()
+        };
+        Dataset::load(&p, &opts)
+    }
+
+    #[test]
+    fn label_separators_split_sets_and_allow_empty_ones() {
+        let ds = load_sep("a.csv", b"text,labels\nx,b+a\ny, a + a \nz,\n", "+").unwrap();
+        assert!(ds.multi_label);
+        let sets: Vec<Vec<String>> = ds.examples.iter().map(|e| e.labels.clone()).collect();
+        assert_eq!(sets, vec![vec!["a".to_string(), "b".into()], vec!["a".into()], vec![]]);
+        assert_eq!(ds.examples[0].label, "a + b");
+        assert_eq!(ds.examples[2].label, NO_LABEL, "an empty cell is the empty set");
+        assert_eq!(ds.label_counts().get("a"), Some(&2));
+        let ds = load_sep("a.tsv", b"text\tlabel\nx\ta|b|c\n", "|").unwrap();
+        assert_eq!(ds.examples[0].labels.len(), 3);
+        let e = load_sep("a.csv", b"text,label\nx,a\ny,b\n", ";")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("occurs in no cell") && e.contains("--label-separator"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn jsonl_label_arrays_are_multi_label() {
+        let ds = load(
+            "a.jsonl",
+            b"{\"text\": \"x\", \"labels\": [\"joy\", \"love\"]}\n{\"text\": \"y\", \"labels\": []}\n{\"text\": \"z\", \"labels\": [1, {}]}\n",
+        )
+        .unwrap();
+        assert!(ds.multi_label);
+        assert_eq!(ds.examples.len(), 2);
+        assert_eq!(ds.examples[0].labels, vec!["joy".to_string(), "love".into()]);
+        assert!(ds.examples[1].labels.is_empty());
+        assert_eq!(ds.bad_rows[0].line, 3);
+        assert!(ds.bad_rows[0].reason.contains("label set"), "{:?}", ds.bad_rows);
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod review;
 pub mod review_model;
 pub mod split;
 
-pub use dataset::{BadRow, Dataset, Example, LoadOptions};
+pub use dataset::{set_name, BadRow, Dataset, Example, LoadOptions, NO_LABEL};
 pub use review::{review, Problem, Review, ReviewOptions, Severity};
 pub use review_model::review_with_model;
 pub use split::{stratified_split, Split};

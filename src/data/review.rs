@@ -91,6 +91,9 @@ pub struct Review {
     pub labels: Vec<LabelCount>,
     pub preview: Vec<Example>,
     pub problems: Vec<Problem>,
+    /// For a multi-label set: label cardinality and co-occurrence of the usable rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<MultiLabelStats>,
     /// Whether a blocking problem stops training.
     pub blocking: bool,
     /// Whether the embedding checks (mislabels, near-duplicates) ran.
@@ -111,8 +114,80 @@ fn normalise(text: &str) -> String {
 }
 
 /// Rows training keeps: non-empty text, the first of exact duplicates, texts with one label
-/// only, labels with at least `min_per_label` rows.
+/// (or one label set) only, labels with at least `min_per_label` rows. A multi-label row loses
+/// the labels under the minimum, and is left out when none of its labels is left (an empty set
+/// would claim "none of these").
 pub fn usable(ds: &Dataset, min_per_label: usize) -> Vec<Example> {
+    let kept = consistent(ds);
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in &kept {
+        for l in &e.labels {
+            *counts.entry(l.as_str()).or_default() += 1;
+        }
+    }
+    let enough = |l: &String| counts[l.as_str()] >= min_per_label;
+    if !ds.multi_label {
+        return kept.into_iter().filter(|e| enough(&e.label)).cloned().collect();
+    }
+    kept.into_iter()
+        .filter_map(|e| {
+            let set: Vec<String> = e.labels.iter().filter(|l| enough(l)).cloned().collect();
+            (set.len() == e.labels.len() || !set.is_empty()).then(|| Example::multi(e.text.clone(), set, e.line))
+        })
+        .collect()
+}
+
+/// Label cardinality and the labels that come together, for a multi-label set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MultiLabelStats {
+    /// Mean labels per row.
+    pub cardinality: f64,
+    /// Rows with two labels or more.
+    pub rows_with_several: usize,
+    /// Rows with no label ("none of these").
+    pub rows_with_none: usize,
+    /// The most common pairs of labels on one row, most common first.
+    pub top_pairs: Vec<LabelPair>,
+}
+
+/// Two labels and the rows that carry both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabelPair {
+    pub a: String,
+    pub b: String,
+    pub rows: usize,
+}
+
+fn multi_label_stats(rows: &[Example]) -> MultiLabelStats {
+    let mut pairs: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for e in rows {
+        for (i, a) in e.labels.iter().enumerate() {
+            for b in &e.labels[i + 1..] {
+                *pairs.entry((a.as_str(), b.as_str())).or_default() += 1;
+            }
+        }
+    }
+    let mut top: Vec<LabelPair> = pairs
+        .into_iter()
+        .map(|((a, b), rows)| LabelPair {
+            a: a.into(),
+            b: b.into(),
+            rows,
+        })
+        .collect();
+    top.sort_by(|x, y| y.rows.cmp(&x.rows).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
+    top.truncate(10);
+    let labels: usize = rows.iter().map(|e| e.labels.len()).sum();
+    MultiLabelStats {
+        cardinality: labels as f64 / rows.len().max(1) as f64,
+        rows_with_several: rows.iter().filter(|e| e.labels.len() > 1).count(),
+        rows_with_none: rows.iter().filter(|e| e.labels.is_empty()).count(),
+        top_pairs: top,
+    }
+}
+
+/// Rows with a text, one label (set) per text, without exact repeats.
+fn consistent(ds: &Dataset) -> Vec<&Example> {
     let mut labels_of: HashMap<String, Vec<&str>> = HashMap::new();
     for e in &ds.examples {
         let l = labels_of.entry(normalise(&e.text)).or_default();
@@ -121,20 +196,11 @@ pub fn usable(ds: &Dataset, min_per_label: usize) -> Vec<Example> {
         }
     }
     let mut seen = std::collections::HashSet::new();
-    let kept: Vec<&Example> = ds
-        .examples
+    ds.examples
         .iter()
         .filter(|e| !e.text.is_empty())
         .filter(|e| labels_of[&normalise(&e.text)].len() == 1)
         .filter(|e| seen.insert((e.text.clone(), e.label.clone())))
-        .collect();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for e in &kept {
-        *counts.entry(e.label.as_str()).or_default() += 1;
-    }
-    kept.into_iter()
-        .filter(|e| counts[e.label.as_str()] >= min_per_label)
-        .cloned()
         .collect()
 }
 
@@ -145,7 +211,9 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     let usable_rows = usable(ds, opts.min_per_label);
     let mut usable_counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &usable_rows {
-        *usable_counts.entry(e.label.as_str()).or_default() += 1;
+        for l in &e.labels {
+            *usable_counts.entry(l.as_str()).or_default() += 1;
+        }
     }
 
     if !ds.bad_rows.is_empty() {
@@ -196,7 +264,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             lines: vec![ds
                 .examples
                 .iter()
-                .filter(|e| counts[&e.label] < opts.min_per_label)
+                .filter(|e| e.labels.iter().any(|l| counts[l] < opts.min_per_label))
                 .map(|e| e.line)
                 .collect()],
         });
@@ -250,10 +318,16 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             kind: "conflicting_labels".into(),
             severity: Severity::Warning,
             message: format!(
-                "{} texts appear under more than one label; training leaves them out",
-                conflict_groups.len()
+                "{} texts appear under more than one {}; training leaves them out",
+                conflict_groups.len(),
+                if ds.multi_label { "label set" } else { "label" }
             ),
-            fix: "Decide the right label for each of these texts and remove the other rows.".into(),
+            fix: if ds.multi_label {
+                "Decide the right label set for each of these texts (one row carries every label that applies) and remove the other rows."
+            } else {
+                "Decide the right label for each of these texts and remove the other rows."
+            }
+            .into(),
             lines: conflict_groups,
         });
     }
@@ -285,10 +359,10 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
                 kind: "truncated_texts".into(),
                 severity: Severity::Info,
                 message: format!(
-                    "{} texts are longer than the model's {limit} tokens; only the first {limit} are used",
+                    "{} texts are longer than the model's {limit} tokens; with --long-text truncate (the default) only the first {limit} are used",
                     long.len()
                 ),
-                fix: "Shorten these texts or split them into several rows if their end matters for the label.".into(),
+                fix: "Pass --long-text chunk (the API's and dashboard's long_text setting) to embed every part of a long text in overlapping windows, or shorten these texts if their end does not matter for the label.".into(),
                 lines: long.into_iter().map(|l| vec![l]).collect(),
             });
         }
@@ -339,6 +413,7 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             .collect(),
         preview: ds.examples.iter().take(opts.preview_rows).cloned().collect(),
         problems,
+        multi_label: ds.multi_label.then(|| multi_label_stats(&usable_rows)),
         blocking,
         embedding_checks: view.embeddings.is_some(),
     })

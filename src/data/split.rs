@@ -1,5 +1,6 @@
 //! The validation split: stratified by label and seeded, so every label is in both parts and the
-//! same seed gives the same split.
+//! same seed gives the same split. A multi-label row is placed by its rarest label, so rare
+//! labels reach every part.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,24 @@ pub struct Split {
 /// Splits `examples` so that each label gives `fraction` of its rows (rounded, at least one) to
 /// validation while keeping at least one for training. Labels with a single row stay in training.
 pub fn stratified_split(examples: &[Example], fraction: f64, seed: u64) -> Split {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in examples {
+        for l in &e.labels {
+            *counts.entry(l.as_str()).or_insert(0) += 1;
+        }
+    }
     let mut by_label: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {
-        by_label.entry(e.label.as_str()).or_default().push(i);
+        let key = match e.labels.len() {
+            0 | 1 => e.label.as_str(),
+            _ => e
+                .labels
+                .iter()
+                .map(String::as_str)
+                .min_by_key(|l| (counts.get(l).copied().unwrap_or(0), *l))
+                .unwrap_or(e.label.as_str()),
+        };
+        by_label.entry(key).or_default().push(i);
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (mut train, mut valid) = (Vec::new(), Vec::new());
@@ -48,11 +64,7 @@ mod tests {
         let mut v = Vec::new();
         for (l, n) in labels {
             for i in 0..*n {
-                v.push(Example {
-                    text: format!("{l} {i}"),
-                    label: l.to_string(),
-                    line: v.len() + 2,
-                });
+                v.push(Example::single(format!("{l} {i}"), *l, v.len() + 2));
             }
         }
         v
@@ -73,5 +85,20 @@ mod tests {
         assert_eq!(all, (0..data.len()).collect::<Vec<_>>(), "a partition");
         assert_eq!(s, stratified_split(&data, 0.2, 7), "seeded");
         assert_ne!(s, stratified_split(&data, 0.2, 8));
+    }
+
+    #[test]
+    fn multi_label_rows_are_placed_by_their_rarest_label() {
+        let mut data = ex(&[("common", 40)]);
+        for i in 0..10 {
+            data.push(Example::multi(
+                format!("both {i}"),
+                vec!["common".into(), "rare".into()],
+                100 + i,
+            ));
+        }
+        let s = stratified_split(&data, 0.2, 3);
+        let rare = |idx: &[usize]| idx.iter().filter(|i| data[**i].labels.len() == 2).count();
+        assert_eq!((rare(&s.valid), rare(&s.train)), (2, 8));
     }
 }

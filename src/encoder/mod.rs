@@ -2,6 +2,7 @@
 //! pool, normalise, and save a folder that sentence-transformers loads unchanged.
 
 mod bert;
+pub mod chunk;
 pub mod config;
 mod layers;
 mod mode;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
+pub use chunk::{ChunkPool, LongText, LongTextMode};
 pub use config::{ModelConfig, PoolingConfig, SentenceConfig};
 pub use layers::{dropout, LayerNorm, Linear};
 pub use mode::ForwardMode;

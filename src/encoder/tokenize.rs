@@ -32,6 +32,9 @@ pub enum Truncate {
     None,
 }
 
+/// A text's token ids without special tokens, and each token's byte span in the text.
+pub type ContentTokens = (Vec<u32>, Vec<(usize, usize)>);
+
 /// A tokenizer set up for sentence embedding.
 #[derive(Clone)]
 pub struct TextTokenizer {
@@ -39,6 +42,8 @@ pub struct TextTokenizer {
     /// The same tokenizer cutting texts from the left (keeps their end).
     left: Tokenizer,
     max_len: usize,
+    /// The special tokens before and after one text's content.
+    specials: (Vec<u32>, Vec<u32>),
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -90,7 +95,13 @@ impl TextTokenizer {
             ..Default::default()
         }))
         .map_err(|e| bad(e.to_string()))?;
-        Ok(TextTokenizer { inner, left, max_len })
+        let specials = specials(&inner).map_err(bad)?;
+        Ok(TextTokenizer {
+            inner,
+            left,
+            max_len,
+            specials,
+        })
     }
 
     pub fn max_len(&self) -> usize {
@@ -162,7 +173,73 @@ impl TextTokenizer {
     }
 }
 
+/// The tokens the tokenizer puts before and after a text's own, found by encoding a probe
+/// text with and without them.
+fn specials(t: &Tokenizer) -> std::result::Result<(Vec<u32>, Vec<u32>), String> {
+    let mut t = t.clone();
+    t.with_padding(None);
+    t.with_truncation(None).map_err(|e| e.to_string())?;
+    let probe = "a";
+    let with = t.encode(probe, true).map_err(|e| e.to_string())?;
+    let without = t.encode(probe, false).map_err(|e| e.to_string())?;
+    let (w, c) = (with.get_ids(), without.get_ids());
+    let at = (0..=w.len().saturating_sub(c.len()))
+        .find(|&i| w[i..].starts_with(c))
+        .ok_or("the tokenizer's special tokens wrap a text in a way attune cannot follow")?;
+    Ok((w[..at].to_vec(), w[at + c.len()..].to_vec()))
+}
+
 impl TextTokenizer {
+    /// Special tokens the model adds around one text ([CLS] and [SEP] for BERT).
+    pub fn special_tokens(&self) -> usize {
+        self.specials.0.len() + self.specials.1.len()
+    }
+
+    /// The content tokens of `text` (no special tokens, no truncation) with their byte offsets.
+    pub fn content_tokens(&self, text: &str) -> Result<ContentTokens> {
+        let mut t = self.inner.clone();
+        t.with_truncation(None)
+            .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
+        t.with_padding(None);
+        let e = t
+            .encode(text, false)
+            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
+        Ok((e.get_ids().to_vec(), e.get_offsets().to_vec()))
+    }
+
+    /// `ids` with the model's special tokens around them, as the tokenizer adds them.
+    pub fn with_specials(&self, ids: &[u32]) -> Vec<u32> {
+        let (pre, post) = &self.specials;
+        let mut v = Vec::with_capacity(pre.len() + ids.len() + post.len());
+        v.extend_from_slice(pre);
+        v.extend_from_slice(ids);
+        v.extend_from_slice(post);
+        v
+    }
+
+    /// A padded batch of ready token-id rows (type ids 0), as [`TextTokenizer::batch`] makes.
+    pub fn batch_from_ids(&self, rows: &[&[u32]], device: &Device) -> Result<TokenBatch> {
+        if rows.is_empty() {
+            return Err(Error::InvalidArgument("cannot tokenise an empty batch".into()));
+        }
+        let pad = self.inner.get_padding().map_or(0, |p| p.pad_id);
+        let seq = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+        let n = rows.len();
+        let (mut ids, mut mask) = (Vec::with_capacity(n * seq), Vec::with_capacity(n * seq));
+        for r in rows {
+            ids.extend_from_slice(r);
+            ids.extend(std::iter::repeat_n(pad, seq - r.len()));
+            mask.extend(std::iter::repeat_n(1u32, r.len()));
+            mask.extend(std::iter::repeat_n(0u32, seq - r.len()));
+        }
+        Ok(TokenBatch {
+            ids: Tensor::from_vec(ids, (n, seq), device)?,
+            type_ids: Tensor::zeros((n, seq), candle_core::DType::U32, device)?,
+            mask: Tensor::from_vec(mask, (n, seq), device)?,
+            lengths: rows.iter().map(|r| r.len()).collect(),
+        })
+    }
+
     /// Token count of each text without truncation (to find texts that will be cut).
     pub fn untruncated_lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
         let mut t = self.inner.clone();

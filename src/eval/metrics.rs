@@ -39,9 +39,14 @@ pub struct Metrics {
     /// Mean cosine silhouette of the embeddings grouped by true label, in [-1, 1].
     pub silhouette: f64,
     pub per_label: BTreeMap<String, LabelMetrics>,
+    /// Empty for a multi-label model (see [`Metrics::multi_label`]).
     pub confusion: Confusion,
     /// Rows evaluated.
     pub rows: usize,
+    /// A multi-label model's own figures; there `accuracy` is the Hamming score, `loss` the mean
+    /// binary cross-entropy per label, and the macro and weighted averages are over labels.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<super::multi::MultiLabelFigures>,
 }
 
 fn f1(p: f64, r: f64) -> f64 {
@@ -130,6 +135,7 @@ impl Metrics {
                 matrix,
             },
             rows: n,
+            multi_label: None,
         })
     }
 }

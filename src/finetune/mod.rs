@@ -17,10 +17,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Example;
-use crate::encoder::{Encoder, EncoderOptions};
+use crate::encoder::{Encoder, EncoderOptions, LongText};
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
-use crate::head::{HeadConfig, LogisticHead};
+use crate::head::{Head, HeadConfig, LogisticHead, MultiLabelHead};
 use crate::registry::{Heartbeat, Registry};
 use crate::source::{resolve_model, SourceOptions};
 use crate::train::{
@@ -47,6 +47,12 @@ pub struct FinetuneOptions {
     pub test: Option<PathBuf>,
     pub text_column: Option<String>,
     pub label_column: Option<String>,
+    /// Splits a CSV/TSV label cell into several labels: multi-label data.
+    #[serde(default)]
+    pub label_separator: Option<String>,
+    /// What happens to texts longer than the model's window.
+    #[serde(default)]
+    pub long_text: LongText,
     pub name: Option<String>,
     pub base: String,
     /// Share of each label held out as selection rows (at most 1,000 rows in all).
@@ -73,6 +79,8 @@ impl Default for FinetuneOptions {
             test: None,
             text_column: None,
             label_column: None,
+            label_separator: None,
+            long_text: LongText::default(),
             name: None,
             base: crate::DEFAULT_MODEL.into(),
             valid_fraction: 0.15,
@@ -159,42 +167,107 @@ fn ids(rows: &[Example], labels: &[String]) -> Vec<usize> {
         .collect()
 }
 
+/// Each row's label set as ids into `labels`.
+fn sets(rows: &[Example], labels: &[String]) -> Vec<Vec<usize>> {
+    rows.iter()
+        .map(|e| {
+            e.labels
+                .iter()
+                .filter_map(|l| labels.iter().position(|x| x == l))
+                .collect()
+        })
+        .collect()
+}
+
+/// The group each multi-label row's batches and silhouette go by: its rarest label, or one
+/// group past the labels for an empty set.
+fn groups(rows: &[Example], labels: &[String]) -> Vec<usize> {
+    let k = labels.len();
+    let s = sets(rows, labels);
+    let mut count = vec![0usize; k];
+    for &j in s.iter().flatten() {
+        count[j] += 1;
+    }
+    s.iter()
+        .map(|set| set.iter().copied().min_by_key(|&j| (count[j], j)).unwrap_or(k))
+        .collect()
+}
+
 fn texts(rows: &[Example]) -> Vec<&str> {
     rows.iter().map(|e| e.text.as_str()).collect()
 }
 
 /// A candidate encoder measured the one way every figure is made: the head fitted on the
-/// training rows, its temperature on the selection rows; metrics on selection and test rows.
+/// training rows, its calibration (temperature, or per-label scaling and thresholds) on the
+/// selection rows; metrics on selection and test rows.
 struct Measured {
-    head: LogisticHead,
+    head: Head,
     select: Metrics,
     test: Metrics,
 }
 
-fn measure(enc: &Encoder, p: &Prepared, head_cfg: &HeadConfig, bs: usize) -> Result<Measured> {
-    let (head, select) = fit_head(enc, p, &p.train, head_cfg, bs)?;
-    let xh = enc.embed(&texts(&p.test), bs)?;
-    let yh = ids(&p.test, &p.labels);
-    let test = Metrics::compute(&p.labels, &yh, &head.predict_proba(&xh)?, &xh)?;
+fn measure(enc: &Encoder, p: &Prepared, o: &FinetuneOptions) -> Result<Measured> {
+    let (head, select) = fit_head(enc, p, &p.train, o)?;
+    let xh = enc.embed_long(&texts(&p.test), o.embed_batch_size, &o.long_text)?;
+    let test = head_metrics(&head, p, &p.test, &xh)?;
     Ok(Measured { head, select, test })
+}
+
+/// The metrics of `head` on labelled `rows` with embeddings `x`.
+fn head_metrics(head: &Head, p: &Prepared, rows: &[Example], x: &[Vec<f32>]) -> Result<Metrics> {
+    let probs = head.predict_proba(x)?;
+    match head {
+        Head::Single(_) => Metrics::compute(&p.labels, &ids(rows, &p.labels), &probs, x),
+        Head::Multi(h) => {
+            let sil = crate::eval::silhouette(x, &groups(rows, &p.labels))?;
+            crate::eval::compute_multi(&p.labels, &sets(rows, &p.labels), &probs, &h.thresholds, sil)
+        }
+    }
 }
 
 /// The head fitted on `train`, calibrated on the selection rows, and its selection-row metrics
 /// (no test rows are touched).
-fn fit_head(
-    enc: &Encoder,
-    p: &Prepared,
-    train: &[Example],
-    head_cfg: &HeadConfig,
-    bs: usize,
-) -> Result<(LogisticHead, Metrics)> {
-    let xt = enc.embed(&texts(train), bs)?;
-    let xs = enc.embed(&texts(&p.select), bs)?;
-    let mut head = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, head_cfg)?;
-    let ys = ids(&p.select, &p.labels);
-    head.calibrate(&xs, &ys)?;
-    let m = Metrics::compute(&p.labels, &ys, &head.predict_proba(&xs)?, &xs)?;
+fn fit_head(enc: &Encoder, p: &Prepared, train: &[Example], o: &FinetuneOptions) -> Result<(Head, Metrics)> {
+    let (bs, lt) = (o.embed_batch_size, &o.long_text);
+    let xt = enc.embed_long(&texts(train), bs, lt)?;
+    let xs = enc.embed_long(&texts(&p.select), bs, lt)?;
+    let head = if p.multi_label {
+        let mut h = MultiLabelHead::fit(&xt, &sets(train, &p.labels), &p.labels, &o.head)?;
+        h.calibrate(&xs, &sets(&p.select, &p.labels))?;
+        Head::Multi(h)
+    } else {
+        let mut h = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, &o.head)?;
+        h.calibrate(&xs, &ids(&p.select, &p.labels))?;
+        Head::Single(h)
+    };
+    let m = head_metrics(&head, p, &p.select, &xs)?;
     Ok((head, m))
+}
+
+/// With `--long-text chunk`, each training row's windows as text, so training sees every part
+/// of a long text over the epochs and not only its start.
+fn train_windows<'a>(enc: &Encoder, rows: &'a [Example], long: &LongText) -> Result<Option<Vec<Vec<&'a str>>>> {
+    if long.mode != crate::encoder::LongTextMode::Chunk {
+        return Ok(None);
+    }
+    rows.iter()
+        .map(|e| {
+            let w = enc.windows(&e.text, long)?;
+            Ok(w.iter()
+                .map(|w| e.text.get(w.span.0..w.span.1).unwrap_or(&e.text))
+                .collect())
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Where the end-to-end head starts: the head fitted on the base model.
+fn head_init(head: &Head) -> HeadInit {
+    let (weights, bias) = match head {
+        Head::Single(h) => (h.weights.clone(), h.bias.clone()),
+        Head::Multi(h) => (h.weights.clone(), h.bias.clone()),
+    };
+    HeadInit { weights, bias }
 }
 
 /// Training rows the per-epoch score fits its head on at most: embedding all 8,000 training
@@ -324,6 +397,13 @@ fn run(
     let start = Instant::now();
     on(Progress::Stage("loading data"));
     let p = prepare(o)?;
+    let loss = recipe(&DataStats { rows: p.train.len() }, &o.train).loss;
+    if p.multi_label && !matches!(loss, crate::train::LossKind::Ce | crate::train::LossKind::Cosine) {
+        return Err(Error::InvalidArgument(format!(
+            "--loss {} takes one label per row; multi-label data trains with --loss ce or --loss cosine",
+            loss.as_str()
+        )));
+    }
     if let Some((id, sha, _)) = &resuming {
         if *sha != p.dataset_sha256 {
             return Err(Error::ModelState {
@@ -339,7 +419,7 @@ fn run(
     let base = resolve_model(&o.base, sources)?;
     let enc = Encoder::load(&base.dir, &EncoderOptions::default())?;
     on(Progress::Stage("measuring the base model (baseline)"));
-    let baseline = measure(&enc, &p, &o.head, o.embed_batch_size)?;
+    let baseline = measure(&enc, &p, o)?;
     let params = serde_json::to_value(o).map_err(|e| Error::Internal(e.to_string()))?;
     let owner = crate::registry::owner_id();
     let is_resume = resuming.is_some();
@@ -423,17 +503,20 @@ impl Job<'_> {
         manifest.write(&dir)?;
         let data = TrainData {
             texts: texts(&p.train),
-            labels: ids(&p.train, &p.labels),
+            labels: if p.multi_label {
+                groups(&p.train, &p.labels)
+            } else {
+                ids(&p.train, &p.labels)
+            },
             n_labels: p.labels.len(),
-            head: Some(HeadInit {
-                weights: baseline.head.weights.clone(),
-                bias: baseline.head.bias.clone(),
-            }),
+            sets: p.multi_label.then(|| sets(&p.train, &p.labels)),
+            windows: train_windows(enc, &p.train, &o.long_text)?,
+            head: Some(head_init(&baseline.head)),
         };
         let cfg = recipe(&DataStats { rows: data.texts.len() }, &o.train);
         let (report, curve) = self.train(enc, &data, &cfg, &dir, on)?;
         on(Progress::Stage("measuring the fine-tuned model"));
-        let finetuned = measure(enc, p, &o.head, o.embed_batch_size)?;
+        let finetuned = measure(enc, p, o)?;
         let selection = select::select(baseline.select.clone(), finetuned.select.clone());
         on(Progress::Stage("saving"));
         let head = match selection.selected {
@@ -484,7 +567,7 @@ impl Job<'_> {
         let mut curve = Vec::new();
         let scoring = scoring_rows(p, o.seed());
         let mut validate = |e: &Encoder| -> Result<f64> {
-            let m = fit_head(e, p, &scoring, &o.head, o.embed_batch_size)?.1;
+            let m = fit_head(e, p, &scoring, o)?.1;
             pending.set(Some((start.elapsed().as_secs_f64(), m.accuracy, m.f1_macro)));
             Ok(score(&m))
         };

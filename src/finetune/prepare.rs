@@ -17,6 +17,8 @@ const MAX_HELD_OUT_ROWS: f64 = 1000.0;
 /// The prepared data of a run.
 pub(crate) struct Prepared {
     pub dataset_sha256: String,
+    /// Rows carry label sets.
+    pub multi_label: bool,
     pub labels: Vec<String>,
     pub train: Vec<Example>,
     pub select: Vec<Example>,
@@ -40,6 +42,7 @@ pub(crate) fn load_opts(o: &FinetuneOptions) -> LoadOptions {
     LoadOptions {
         text_column: o.text_column.clone(),
         label_column: o.label_column.clone(),
+        label_separator: o.label_separator.clone(),
     }
 }
 
@@ -72,8 +75,19 @@ fn reviewed_rows(o: &FinetuneOptions) -> Result<(Dataset, Vec<Example>)> {
 }
 
 /// Rows of a separate file, which may only use labels the training data has.
-fn side_file(o: &FinetuneOptions, path: &std::path::Path, labels: &[String]) -> Result<Vec<Example>> {
+fn side_file(o: &FinetuneOptions, path: &std::path::Path, labels: &[String], multi: bool) -> Result<Vec<Example>> {
     let vd = Dataset::load(path, &load_opts(o))?;
+    if vd.multi_label != multi {
+        let kind = |m: bool| if m { "multi-label" } else { "single-label" };
+        return Err(Error::Dataset {
+            path: path.into(),
+            reason: format!(
+                "is {} but the training data is {}: give both files the same kind of labels (label arrays in JSONL, or one --label-separator for both CSV files)",
+                kind(vd.multi_label),
+                kind(multi)
+            ),
+        });
+    }
     let unknown: Vec<String> = vd.label_counts().into_keys().filter(|l| !labels.contains(l)).collect();
     if !unknown.is_empty() {
         return Err(Error::Dataset {
@@ -100,14 +114,19 @@ fn pick(rows: &[Example], idx: &[usize]) -> Vec<Example> {
 
 pub(crate) fn prepare(o: &FinetuneOptions) -> Result<Prepared> {
     let (ds, rows) = reviewed_rows(o)?;
-    let mut labels: Vec<String> = rows.iter().map(|e| e.label.clone()).collect();
+    let multi = ds.multi_label;
+    let mut labels: Vec<String> = rows.iter().flat_map(|e| e.labels.iter().cloned()).collect();
     labels.sort();
     labels.dedup();
     let n = rows.len();
     let seed = o.seed();
     // The test rows come off first, so the selection split never sees them.
     let (rest, test, test_source) = match &o.test {
-        Some(p) => (rows, side_file(o, p, &labels)?, format!("the file {}", p.display())),
+        Some(p) => (
+            rows,
+            side_file(o, p, &labels, multi)?,
+            format!("the file {}", p.display()),
+        ),
         None => {
             let f = share(o.test_fraction, n);
             let s = stratified_split(&rows, f, seed);
@@ -120,16 +139,25 @@ pub(crate) fn prepare(o: &FinetuneOptions) -> Result<Prepared> {
         }
     };
     let (train, select, selection_source) = match &o.valid {
-        Some(p) => (rest, side_file(o, p, &labels)?, format!("the file {}", p.display())),
+        Some(p) => (
+            rest,
+            side_file(o, p, &labels, multi)?,
+            format!("the file {}", p.display()),
+        ),
         None => {
             // Of what is left, so the share of the whole file is the one asked for.
             let whole = share(o.valid_fraction, n);
             let f = (whole * n as f64 / rest.len().max(1) as f64).min(0.5);
             let s = stratified_split(&rest, f, seed.wrapping_add(1));
             let source = format!(
-                "{:.0} % of {}, stratified by label; they chose the epoch, the head's temperature and the model",
+                "{:.0} % of {}, stratified by label; they chose the epoch, the head's {} and the model",
                 whole * 100.0,
-                o.data.display()
+                o.data.display(),
+                if multi {
+                    "per-label calibration and thresholds"
+                } else {
+                    "temperature"
+                },
             );
             (pick(&rest, &s.train), pick(&rest, &s.valid), source)
         }
@@ -150,6 +178,7 @@ pub(crate) fn prepare(o: &FinetuneOptions) -> Result<Prepared> {
     };
     Ok(Prepared {
         dataset_sha256: ds.sha256,
+        multi_label: multi,
         labels,
         train,
         select,

@@ -19,8 +19,11 @@ pub(super) fn write_rows(path: &Path, rows: &[Example]) -> Result<()> {
     crate::util::write_atomic(path, |w| {
         let mut c = csv::Writer::from_writer(w);
         c.write_record(["text", "label"])?;
+        // A multi-label row's set as `a + b` (read back with the separator `+`); an empty
+        // set as an empty cell.
         for e in rows {
-            c.write_record([&e.text, &e.label])?;
+            let label = if e.labels.is_empty() { "" } else { e.label.as_str() };
+            c.write_record([e.text.as_str(), label])?;
         }
         c.flush()
     })
@@ -50,7 +53,7 @@ fn card(o: &FinetuneOptions, p: &Prepared, out: &Outcome) -> String {
     let (b, f) = (&out.metrics.baseline, &out.metrics.finetuned);
     format!(
         "# {}\n\n{what}, with a classifier head trained on {} rows ({} labels: {}).\n\n{}\n\n\
-         Held-out test ({} rows; {}): accuracy {:.4} fine-tuned, {:.4} base model; macro-F1 {:.4} fine-tuned, {:.4} base.\n\n\
+         Held-out test ({} rows; {}): {} {:.4} fine-tuned, {:.4} base model; macro-F1 {:.4} fine-tuned, {:.4} base.\n\n\
          Load it with `SentenceTransformer(\"<this folder>\")`.\n",
         o.name.as_deref().unwrap_or(&out.model_id),
         out.rows.train,
@@ -59,6 +62,11 @@ fn card(o: &FinetuneOptions, p: &Prepared, out: &Outcome) -> String {
         out.reason,
         out.rows.test,
         out.rows.test_source,
+        if f.multi_label.is_some() {
+            "Hamming score (multi-label)"
+        } else {
+            "accuracy"
+        },
         f.accuracy,
         b.accuracy,
         f.f1_macro,

@@ -24,6 +24,8 @@ pub enum Setting {
     ValidFraction,
     TestFraction,
     Name,
+    ChunkStride,
+    LabelSeparator,
 }
 
 impl Setting {
@@ -42,6 +44,8 @@ impl Setting {
             Setting::ValidFraction => "valid_fraction",
             Setting::TestFraction => "test_fraction",
             Setting::Name => "name",
+            Setting::ChunkStride => "chunk_stride",
+            Setting::LabelSeparator => "label_separator",
         }
     }
 
@@ -54,6 +58,8 @@ impl Setting {
     pub fn field(self) -> String {
         match self {
             Setting::Name => "name".into(),
+            // A dataset upload's form field.
+            Setting::LabelSeparator => "label_separator".into(),
             s => format!("settings.{}", s.name()),
         }
     }
@@ -117,6 +123,16 @@ impl FinetuneOptions {
             " (fine-tuning uses 1e-5 to 1e-3; 0 trains nothing)",
         )?;
         in_range(Setting::WarmupRatio, t.warmup_ratio, 0.0, 1.0, "")?;
+        // The upper bound is the model's window, checked once it is loaded.
+        in_range(Setting::ChunkStride, self.long_text.stride, 1, usize::MAX, " tokens")?;
+        if let Some(sep) = &self.label_separator {
+            if sep.trim().is_empty() || sep.contains(['\n', '\r', '"']) {
+                return Err(bad(
+                    Setting::LabelSeparator,
+                    format!("{sep:?} cannot split labels: use a visible character such as + | or ;"),
+                ));
+            }
+        }
         in_range(Setting::WeightDecay, t.weight_decay, 0.0, 1.0, "")?;
         in_range(Setting::Temperature, t.temperature, 1e-3, 10.0, "")?;
         in_range(Setting::SetfitIterations, t.setfit_iterations, 1, 100, "")?;

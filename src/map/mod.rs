@@ -273,6 +273,8 @@ pub struct MapJob {
     /// Past this many rows, a stratified sample is drawn.
     pub max_points: usize,
     pub options: MapOptions,
+    /// How texts longer than the models' window are embedded.
+    pub long_text: crate::encoder::LongText,
 }
 
 /// Embeds the job's file with both models and builds the map.
@@ -315,7 +317,16 @@ pub fn map_models(
             ))
         }
     };
-    let ds = crate::data::Dataset::load(&data, &job.load)?;
+    let mut load = job.load.clone();
+    // A multi-label model's own held-out rows name each row's set as `a + b`.
+    if job.data.is_none() && load.label_separator.is_none() {
+        if let Located::Finetuned { dir, .. } = &located {
+            if crate::head::Head::load(&dir.join("head.json"))?.is_multi_label() {
+                load.label_separator = Some("+".into());
+            }
+        }
+    }
+    let ds = crate::data::Dataset::load(&data, &load)?;
     let rows: Vec<&crate::data::Example> = ds.examples.iter().filter(|e| !e.text.is_empty()).collect();
     if rows.len() < 2 {
         return Err(Error::Dataset {
@@ -323,18 +334,34 @@ pub fn map_models(
             reason: format!("a map needs at least 2 labelled texts; the file has {}", rows.len()),
         });
     }
-    let labels: Vec<String> = rows.iter().map(|e| e.label.clone()).collect();
+    // A multi-label point is coloured by its first label; its whole set leads its tooltip.
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|e| match (ds.multi_label, e.labels.first()) {
+            (true, Some(first)) => first.clone(),
+            (true, None) => crate::data::NO_LABEL.to_string(),
+            (false, _) => e.label.clone(),
+        })
+        .collect();
     let keep = stratified_sample(&labels, job.max_points, job.options.seed);
     let texts: Vec<&str> = keep.iter().map(|i| rows[*i].text.as_str()).collect();
+    let shown: Vec<String> = keep
+        .iter()
+        .map(|i| match ds.multi_label {
+            true => format!("[{}] {}", rows[*i].label, rows[*i].text),
+            false => rows[*i].text.clone(),
+        })
+        .collect();
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     let labels: Vec<String> = keep.iter().map(|i| labels[*i].clone()).collect();
     let fine = Encoder::load(&located.encoder_dir(), &EncoderOptions::default())?;
     let base_dir = locate(&base_spec, registry, sources)?.encoder_dir();
     let base = Encoder::load(&base_dir, &EncoderOptions::default())?;
-    let eb = base.embed(&texts, 64)?;
-    let ef = fine.embed(&texts, 64)?;
+    let eb = base.embed_long(&texts, 64, &job.long_text)?;
+    let ef = fine.embed_long(&texts, 64, &job.long_text)?;
     build(
         (&base_spec, &model_name),
-        &texts,
+        &shown,
         &labels,
         (&eb, &ef),
         rows.len(),

@@ -21,6 +21,9 @@ pub struct DatasetRecord {
     pub file: String,
     pub text_column: Option<String>,
     pub label_column: Option<String>,
+    /// The separator of a multi-label CSV/TSV's label cells.
+    #[serde(default)]
+    pub label_separator: Option<String>,
     /// The review at upload; its `path` is the upload's file name.
     pub review: Review,
 }
@@ -57,6 +60,7 @@ impl DatasetRecord {
         LoadOptions {
             text_column: self.text_column.clone(),
             label_column: self.label_column.clone(),
+            label_separator: self.label_separator.clone(),
         }
     }
 }
@@ -124,6 +128,7 @@ impl Registry {
             file,
             text_column: columns.text_column,
             label_column: columns.label_column,
+            label_separator: columns.label_separator,
             review: rev,
         };
         write_atomic(&dir.join(RECORD), |w| {
@@ -148,6 +153,7 @@ impl Registry {
                 file,
                 text_column: columns.text,
                 label_column: columns.label,
+                label_separator: None,
                 review: info.review,
             },
         };

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::metrics::Metrics;
 use crate::encoder::{Encoder, EncoderOptions, Truncate};
 use crate::error::{Error, Result};
-use crate::head::LogisticHead;
+use crate::head::{Head, LogisticHead};
 
 /// Texts one forward pass takes at most.
 const MAX_BATCH_TEXTS: usize = 256;
@@ -21,7 +21,7 @@ const MAX_BATCH_TEXTS: usize = 256;
 pub struct Loaded {
     pub encoder: Encoder,
     /// The classification head of a fine-tuned model.
-    pub head: Option<LogisticHead>,
+    pub head: Option<Head>,
     bytes: u64,
     last_used: AtomicU64,
     queue: Mutex<Vec<Pending>>,
@@ -100,14 +100,14 @@ impl ModelCache {
     fn load(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default())?;
-        let head = head.map(|h| LogisticHead::load(&h)).transpose()?;
+        let head = head.map(|h| Head::load(&h)).transpose()?;
         if let Some(h) = &head {
-            if h.dim != encoder.dim() {
+            if h.dim() != encoder.dim() {
                 return Err(Error::folder(
                     &encoder_dir,
                     format!(
                         "head.json expects {}-dim embeddings, the encoder gives {}",
-                        h.dim,
+                        h.dim(),
                         encoder.dim()
                     ),
                 ));
@@ -198,6 +198,28 @@ impl Loaded {
         }
         rx.await
             .map_err(|_| Error::Internal("the embedding worker stopped".into()))?
+    }
+
+    /// Embeds `texts` as `long` says: truncated ones share the batching queue; chunked ones
+    /// (their windows vary in number) run on their own.
+    pub async fn embed_long(
+        self: &Arc<Self>,
+        texts: Vec<String>,
+        long: crate::encoder::LongText,
+        truncate: Truncate,
+        metrics: Arc<Metrics>,
+    ) -> Result<Vec<Vec<f32>>> {
+        if long.mode == crate::encoder::LongTextMode::Truncate {
+            return self.embed(texts, truncate, metrics).await;
+        }
+        let me = self.clone();
+        metrics.observe_batch(texts.len());
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            me.encoder.embed_long(&refs, 32, &long)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the embedding task failed: {e}")))?
     }
 
     /// Runs queued requests until none is left, joining those with the same truncation.

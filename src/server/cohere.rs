@@ -21,6 +21,7 @@ async fn embed_texts(
     model_name: &str,
     texts: &[String],
     truncate: Truncate,
+    long: crate::encoder::LongText,
 ) -> ApiResult<(Vec<Vec<f32>>, usize, usize)> {
     check_texts(texts, "texts", st)?;
     let m = model(st, model_name).await?;
@@ -32,7 +33,7 @@ async fn embed_texts(
         .iter()
         .map(|n| (*n).min(m.encoder.max_seq_length()))
         .sum();
-    let rows = m.embed(texts.to_vec(), truncate, st.metrics.clone()).await?;
+    let rows = m.embed_long(texts.to_vec(), long, truncate, st.metrics.clone()).await?;
     Ok((rows, m.encoder.dim(), tokens))
 }
 
@@ -69,7 +70,8 @@ pub async fn embed_v1(
         ));
     }
     let truncate = req.truncate.unwrap_or(Truncate::End);
-    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate).await?;
+    let long = super::types::long_text_of(req.long_text, req.chunk_stride, req.chunk_pool)?;
+    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate, long).await?;
     let (embeddings, response_type) = match &req.embedding_types {
         None => (Embeddings::Float(rows), "embeddings_floats"),
         Some(types) => (Embeddings::ByType(by_type(&rows, types)), "embeddings_by_type"),
@@ -98,7 +100,7 @@ pub async fn embed_v2(
         Some(t) => t,
     };
     let truncate = req.truncate.unwrap_or(Truncate::End);
-    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate).await?;
+    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate, Default::default()).await?;
     Ok(ApiJson(EmbedV2Response {
         id: uuid::Uuid::new_v4().to_string(),
         response_type: "embeddings_by_type",

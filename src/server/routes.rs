@@ -15,7 +15,7 @@ use super::AppState;
 use crate::data::LoadOptions;
 use crate::encoder::Truncate;
 use crate::head::{HeadConfig, LogisticHead};
-use crate::model::{classify_embeddings, locate, Located};
+use crate::model::{locate, Located};
 use crate::registry::{ModelRecord, Registry, Status};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -163,7 +163,7 @@ pub async fn classify(
     let examples = req.examples.unwrap_or_default();
     check_examples(&examples, &st)?;
     let head = if !examples.is_empty() {
-        examples_head(&st, &m, &examples).await?
+        crate::head::Head::Single(examples_head(&st, &m, &examples).await?)
     } else {
         m.head.clone().ok_or_else(|| {
             ApiError::bad_request(format!(
@@ -172,9 +172,12 @@ pub async fn classify(
             ))
         })?
     };
-    let emb = m.embed(req.inputs.clone(), Truncate::End, st.metrics.clone()).await?;
+    let long = super::types::long_text_of(req.long_text, req.chunk_stride, req.chunk_pool)?;
+    let emb = m
+        .embed_long(req.inputs.clone(), long, Truncate::End, st.metrics.clone())
+        .await?;
     let refs: Vec<&str> = req.inputs.iter().map(String::as_str).collect();
-    let out = classify_embeddings(&head, &refs, &emb, None)?;
+    let out = crate::model::classify_with(&head, &refs, &emb, None)?;
     let classifications = out
         .into_iter()
         .map(|c| {
@@ -191,15 +194,25 @@ pub async fn classify(
                 })
                 .collect();
             let prediction = c.prediction.unwrap_or_default();
+            // A multi-label answer lists every label over its threshold (possibly none), as
+            // Cohere's multi-label classifications do.
+            let (predictions, confidences, kind) = match c.labels {
+                Some(set) => (
+                    set.iter().map(|l| l.label.clone()).collect(),
+                    set.iter().map(|l| l.confidence).collect(),
+                    "multi-label",
+                ),
+                None => (vec![prediction.clone()], vec![c.confidence], "single-label"),
+            };
             Classification {
                 id: uuid::Uuid::new_v4().to_string(),
                 input: c.input,
-                predictions: vec![prediction.clone()],
+                predictions,
                 prediction,
                 confidence: c.confidence,
-                confidences: vec![c.confidence],
+                confidences,
                 labels,
-                classification_type: "single-label",
+                classification_type: kind,
             }
         })
         .collect();
@@ -242,9 +255,12 @@ pub async fn upload_dataset(
             "name" => name = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "text_column" => columns.text_column = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "label_column" => columns.label_column = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "label_separator" => {
+                columns.label_separator = Some(String::from_utf8_lossy(&bytes).into_owned()).filter(|s| !s.is_empty())
+            }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown form field {other:?} (expected file, name, text_column, label_column)"
+                    "unknown form field {other:?} (expected file, name, text_column, label_column, label_separator)"
                 )))
             }
         }
@@ -331,6 +347,8 @@ pub async fn create_finetune(
             data: reg.dataset_file(&ds),
             text_column: ds.text_column.clone(),
             label_column: ds.label_column.clone(),
+            label_separator: ds.label_separator.clone(),
+            long_text: s.long_text(),
             name: Some(req.name.clone()),
             base,
             train: crate::train::TrainSettings {

@@ -30,6 +30,17 @@ pub struct EmbedRequest {
     #[serde(default)]
     #[schema(value_type = Option<TruncateName>)]
     pub truncate: Option<Truncate>,
+    /// `truncate` (the default: the first `max_seq_length` tokens) or `chunk` (overlapping
+    /// windows of the model's length, pooled).
+    #[serde(default)]
+    pub long_text: Option<crate::encoder::LongTextMode>,
+    /// With `chunk`: tokens from one window's start to the next (default: 3/4 of the window).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub chunk_stride: Option<usize>,
+    /// With `chunk`: `mean` (the default) or `max`.
+    #[serde(default)]
+    pub chunk_pool: Option<crate::encoder::ChunkPool>,
 }
 
 /// How a text longer than the model takes is cut (the document's name for [`Truncate`]).
@@ -155,6 +166,35 @@ pub struct ClassifyRequest {
     #[serde(default)]
     #[schema(max_items = 512)]
     pub examples: Option<Vec<Example>>,
+    /// `truncate` (the default: the first `max_seq_length` tokens) or `chunk` (overlapping
+    /// windows of the model's length, pooled).
+    #[serde(default)]
+    pub long_text: Option<crate::encoder::LongTextMode>,
+    /// With `chunk`: tokens from one window's start to the next (default: 3/4 of the window).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub chunk_stride: Option<usize>,
+    /// With `chunk`: `mean` (the default) or `max`.
+    #[serde(default)]
+    pub chunk_pool: Option<crate::encoder::ChunkPool>,
+}
+
+/// A request's long-text fields, checked.
+pub fn long_text_of(
+    mode: Option<crate::encoder::LongTextMode>,
+    stride: Option<usize>,
+    pool: Option<crate::encoder::ChunkPool>,
+) -> std::result::Result<crate::encoder::LongText, super::error::ApiError> {
+    if stride == Some(0) {
+        return Err(super::error::ApiError::bad_request(
+            "chunk_stride: must be at least 1 token",
+        ));
+    }
+    Ok(crate::encoder::LongText {
+        mode: mode.unwrap_or_default(),
+        stride,
+        pool: pool.unwrap_or_default(),
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -325,6 +365,21 @@ pub struct Settings {
     #[schema(value_type = Option<LossName>)]
     pub loss: Option<crate::train::LossKind>,
     pub seed: Option<u64>,
+    /// How texts longer than the model's window are embedded and trained on.
+    pub long_text: Option<crate::encoder::LongTextMode>,
+    #[schema(minimum = 1)]
+    pub chunk_stride: Option<usize>,
+    pub chunk_pool: Option<crate::encoder::ChunkPool>,
+}
+
+impl Settings {
+    pub fn long_text(&self) -> crate::encoder::LongText {
+        crate::encoder::LongText {
+            mode: self.long_text.unwrap_or_default(),
+            stride: self.chunk_stride,
+            pool: self.chunk_pool.unwrap_or_default(),
+        }
+    }
 }
 
 /// A fine-tuned model as the API shows it.

@@ -10,7 +10,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::loss::{cosine_pair_loss, head_cross_entropy, in_batch_cosine, supervised_contrastive};
+use super::loss::{
+    cosine_pair_loss, head_bce, head_cross_entropy, in_batch_cosine, in_batch_cosine_sets, supervised_contrastive,
+};
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
 use super::sampler::{setfit_pairs, BalancedBatches, ShuffledBatches};
 use super::{LossKind, TrainConfig};
@@ -89,11 +91,39 @@ static STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::n
 #[derive(Debug, Clone)]
 pub struct TrainData<'a> {
     pub texts: Vec<&'a str>,
+    /// One label id per text; for multi-label rows, the id the batches are drawn by (the
+    /// row's rarest label, or `n_labels` for an empty set).
     pub labels: Vec<usize>,
     pub n_labels: usize,
+    /// Multi-label rows: each text's label ids (possibly none). `ce` then trains a sigmoid per
+    /// label ([`head_bce`]) and `cosine` pairs by set overlap ([`in_batch_cosine_sets`]).
+    pub sets: Option<Vec<Vec<usize>>>,
+    /// Long texts in windows (`--long-text chunk`): each row's window texts. Every epoch a
+    /// row trains on one of its windows, drawn from the seed, the epoch and the row (so a
+    /// resumed run draws the same); `None` trains on `texts` (truncated).
+    pub windows: Option<Vec<Vec<&'a str>>>,
     /// Where the cross-entropy loss's head starts (the logistic regression fitted on the base
     /// model); the other losses ignore it.
     pub head: Option<HeadInit>,
+}
+
+impl TrainData<'_> {
+    /// The text row `row` trains on in `epoch`.
+    pub fn text(&self, row: usize, epoch: usize, seed: u64) -> &str {
+        match self.windows.as_ref().map(|w| &w[row]) {
+            Some(w) if w.len() > 1 => {
+                // SplitMix64 of (seed, epoch, row): a draw that needs no RNG state.
+                let mut z = seed
+                    ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ (row as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                w[(z % w.len() as u64) as usize]
+            }
+            _ => self.texts[row],
+        }
+    }
 }
 
 /// A linear head's starting weights: row-major (labels, dim) and a bias per label.
@@ -203,6 +233,27 @@ pub struct TrainReport {
     pub train_seconds: f64,
 }
 
+/// Per label, the weights that make its positives and its negatives count half each (as the
+/// multi-label head is fitted), so rare labels are not learned as "never".
+fn balanced_weights(sets: &[Vec<usize>], k: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = sets.len();
+    let mut pos = vec![0usize; k];
+    for &j in sets.iter().flatten() {
+        if j < k {
+            pos[j] += 1;
+        }
+    }
+    pos.iter()
+        .map(|&p| {
+            if p > 0 && p < n {
+                (n as f32 / (2.0 * p as f32), n as f32 / (2.0 * (n - p) as f32))
+            } else {
+                (1.0, 1.0)
+            }
+        })
+        .unzip()
+}
+
 /// Steps in one epoch for this data and config.
 pub fn steps_per_epoch(n_rows: usize, cfg: &TrainConfig) -> usize {
     let bs = cfg.batch_size.max(2);
@@ -248,6 +299,13 @@ pub fn train(
     if cfg.batch_size < 4 {
         return Err(Error::InvalidArgument("--batch-size must be at least 4".into()));
     }
+    if data.sets.is_some() && !matches!(cfg.loss, LossKind::Ce | LossKind::Cosine) {
+        return Err(Error::InvalidArgument(format!(
+            "--loss {} takes one label per row; multi-label data trains with --loss ce or --loss cosine",
+            cfg.loss.as_str()
+        )));
+    }
+    let bce_weights = data.sets.as_deref().map(|s| balanced_weights(s, data.n_labels));
     let per_epoch = steps_per_epoch(data.texts.len(), cfg);
     let mut total = per_epoch * cfg.epochs;
     if let Some(m) = cfg.max_steps {
@@ -329,7 +387,9 @@ pub fn train(
             st.epoch_loss_n = 0;
         }
         let steps_this_epoch = per_epoch.min(total - st.step + skip);
-        let mut sampler = BalancedBatches::new(&data.labels, data.n_labels, cfg.batch_size, cfg.balanced);
+        // Multi-label rows with no label are drawn as a group of their own.
+        let groups = data.n_labels + usize::from(data.sets.is_some());
+        let mut sampler = BalancedBatches::new(&data.labels, groups, cfg.batch_size, cfg.balanced);
         let shuffled = match cfg.loss {
             LossKind::Ce => ShuffledBatches::new(&lengths, cfg.batch_size, &mut sample_rng),
             _ => ShuffledBatches::default(),
@@ -359,29 +419,40 @@ pub fn train(
             let loss = match cfg.loss {
                 LossKind::Supcon | LossKind::Cosine => {
                     let rows = sampler.next_batch(&mut sample_rng);
-                    let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
+                    let texts: Vec<&str> = rows.iter().map(|r| data.text(*r, epoch, cfg.seed)).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
                     let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
-                    if cfg.loss == LossKind::Supcon {
-                        supervised_contrastive(&emb, &labels, cfg.temperature)?
-                    } else {
-                        in_batch_cosine(&emb, &labels)?
+                    match (&data.sets, cfg.loss) {
+                        (Some(sets), _) => {
+                            let sets: Vec<&[usize]> = rows.iter().map(|r| sets[*r].as_slice()).collect();
+                            in_batch_cosine_sets(&emb, &sets)?
+                        }
+                        (None, LossKind::Supcon) => supervised_contrastive(&emb, &labels, cfg.temperature)?,
+                        (None, _) => in_batch_cosine(&emb, &labels)?,
                     }
                 }
                 LossKind::Ce => {
                     let rows = shuffled.batch(i);
-                    let texts: Vec<&str> = rows.iter().map(|r| data.texts[*r]).collect();
+                    let texts: Vec<&str> = rows.iter().map(|r| data.text(*r, epoch, cfg.seed)).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
                     let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
-                    head_cross_entropy(&emb, head[0].1.as_tensor(), head[1].1.as_tensor(), &labels)?
+                    let (w, b) = (head[0].1.as_tensor(), head[1].1.as_tensor());
+                    match (&data.sets, &bce_weights) {
+                        (Some(sets), Some((wp, wn))) => {
+                            let picked: Vec<Vec<usize>> = rows.iter().map(|r| sets[*r].clone()).collect();
+                            let targets = crate::head::multi::multi_hot(&picked, data.n_labels);
+                            head_bce(&emb, w, b, &targets, (wp, wn))?
+                        }
+                        _ => head_cross_entropy(&emb, w, b, &labels)?,
+                    }
                 }
                 LossKind::Setfit => {
                     let start = (i * pairs_per_step) % pairs.len().max(1);
                     let chunk = &pairs[start..(start + pairs_per_step).min(pairs.len())];
-                    let mut texts: Vec<&str> = chunk.iter().map(|p| data.texts[p.a]).collect();
-                    texts.extend(chunk.iter().map(|p| data.texts[p.b]));
+                    let mut texts: Vec<&str> = chunk.iter().map(|p| data.text(p.a, epoch, cfg.seed)).collect();
+                    texts.extend(chunk.iter().map(|p| data.text(p.b, epoch, cfg.seed)));
                     let target: Vec<f32> = chunk.iter().map(|p| p.target).collect();
                     let batch = encoder.tokenize(&texts)?;
                     let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;

@@ -236,3 +236,34 @@ pub fn tiny_dataset(dir: &Path) -> PathBuf {
     std::fs::write(&p, csv).unwrap();
     p
 }
+
+/// Four labels in the tiny vocabulary; rows carry one or two of them, some none.
+pub fn tiny_multi_dataset(dir: &Path) -> PathBuf {
+    let words = [
+        ("travel", ["flight", "fare", "airport"]),
+        ("money", ["card", "payment", "refund"]),
+        ("login", ["password", "reset", "account"]),
+        ("city", ["boston", "ticket", "price"]),
+    ];
+    let mut csv = String::from("text,labels\n");
+    for i in 0..72 {
+        let a = i % 4;
+        let set: Vec<usize> = match i % 6 {
+            0 => vec![],
+            1 | 2 => vec![a, (a + 1) % 4],
+            _ => vec![a],
+        };
+        let mut t: Vec<&str> = set.iter().map(|j| words[*j].1[(i / 4) % 3]).collect();
+        t.extend(if set.is_empty() { ["how", "my"] } else { ["the", "the"] });
+        let names: Vec<&str> = set.iter().map(|j| words[*j].0).collect();
+        csv.push_str(&format!(
+            "{} {},{}\n",
+            t.join(" "),
+            "a".repeat(1 + i % 5),
+            names.join("+")
+        ));
+    }
+    let p = dir.join("multi.csv");
+    std::fs::write(&p, csv).unwrap();
+    p
+}

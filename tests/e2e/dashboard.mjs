@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 
 const env = (k) => { if (!process.env[k]) throw new Error(`${k} is not set`); return process.env[k]; };
 const URL = env("ATTUNE_URL"), KEY = env("ATTUNE_KEY"), SHOTS = env("SHOTS");
-const DEMO = env("DEMO_CSV"), BAD = env("BAD_CSV"), MODEL = env("TINY_MODEL");
+const DEMO = env("DEMO_CSV"), BAD = env("BAD_CSV"), MODEL = env("TINY_MODEL"), MULTI = env("MULTI_CSV");
 mkdirSync(SHOTS, { recursive: true });
 
 function check(cond, what) { if (!cond) throw new Error(`check failed: ${what}`); console.log(`ok - ${what}`); }
@@ -158,6 +158,38 @@ try {
   await page.getByRole("button", { name: "Delete demo-e2e" }).click();
   await page.getByText("No fine-tuned models yet.").waitFor();
   check(true, "deleting the model empties the list");
+
+  // Multi-label: a CSV whose label cells hold sets split by "+".
+  await page.getByRole("link", { name: "New fine-tune" }).click();
+  await page.getByLabel("Label separator (multi-label CSV only)").fill("+");
+  await page.getByLabel("Labelled data file (text and label columns)").setInputFiles(MULTI);
+  await page.locator("[data-testid=multi-label]").waitFor();
+  check(/labels per row/.test(await page.locator("[data-testid=multi-label]").innerText()), "the review shows label cardinality");
+  await page.getByLabel("Nickname").fill("multi-e2e");
+  await page.getByLabel("Base model").fill(MODEL);
+  await page.getByText("Advanced hyper-parameters").click();
+  await page.getByLabel("Epochs").fill("2");
+  await page.getByLabel("Long texts").selectOption("chunk");
+  await page.getByRole("button", { name: "Start fine-tune" }).click();
+  await page.waitForURL(/#\/training\//);
+  await page.locator("[data-testid=status]", { hasText: "READY" }).waitFor({ timeout: 120_000 });
+  await page.getByRole("link", { name: "See metrics and map" }).click();
+  const mm = page.locator("[data-testid=metrics]");
+  await mm.waitFor();
+  for (const name of ["Hamming score", "Subset accuracy", "F1 (micro)", "F1 (macro)"]) {
+    check(await mm.getByRole("cell", { name, exact: true }).count() === 1, `multi-label metrics show ${name}`);
+  }
+  check(await page.locator("table.confusion").count() === 0, "no confusion matrix for a multi-label model");
+  await shot(page, "15-multi-metrics");
+  await page.getByRole("tab", { name: "Try it" }).click();
+  await page.getByLabel("Text", { exact: true }).fill("flight card the the");
+  await page.getByRole("button", { name: "Classify" }).click();
+  await page.locator("[data-testid=prediction]").waitFor();
+  check(/^Labels:/.test(await page.locator("#try-result p").first().innerText()), "Try it answers a label set");
+  await shot(page, "16-multi-try");
+  await page.getByRole("link", { name: "Models" }).click();
+  await page.getByRole("button", { name: "Delete multi-e2e" }).click();
+  await page.getByText("No fine-tuned models yet.").waitFor();
 
   check(pageErrors.length === 0, `no script errors in the page (${pageErrors.join(" | ")})`);
 } catch (e) {

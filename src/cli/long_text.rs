@@ -1,0 +1,30 @@
+//! The long-text flags of every command that embeds texts.
+
+use clap::Args;
+
+use attune::encoder::{ChunkPool, LongText, LongTextMode};
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LongTextArgs {
+    /// Texts longer than the model's max_seq_length: truncate (keep the start) or chunk (embed
+    /// overlapping windows and pool them).
+    #[arg(long, value_enum, default_value_t = LongTextMode::Truncate)]
+    pub long_text: LongTextMode,
+    /// With --long-text chunk: tokens from one window's start to the next [default: 3/4 of
+    /// the window].
+    #[arg(long, value_name = "TOKENS")]
+    pub chunk_stride: Option<usize>,
+    /// With --long-text chunk: how the windows' vectors become one.
+    #[arg(long, value_enum, default_value_t = ChunkPool::Mean)]
+    pub chunk_pool: ChunkPool,
+}
+
+impl LongTextArgs {
+    pub fn long_text(&self) -> LongText {
+        LongText {
+            mode: self.long_text,
+            stride: self.chunk_stride,
+            pool: self.chunk_pool,
+        }
+    }
+}
