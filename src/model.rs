@@ -38,6 +38,8 @@ pub struct FinetunedModel {
     pub dir: PathBuf,
     pub encoder: Encoder,
     pub head: Head,
+    /// How the run that made it embedded long texts: the default for its inputs.
+    pub long_text: LongText,
     /// What its manifest says of its names (the whole manifest: [`crate::finetune::Manifest`]).
     pub manifest: crate::finetune::ManifestNames,
 }
@@ -62,6 +64,7 @@ impl FinetunedModel {
             dir: dir.to_path_buf(),
             encoder,
             head,
+            long_text: trained_long_text(dir),
             manifest,
         })
     }
@@ -73,7 +76,7 @@ impl FinetunedModel {
         abstain_below: Option<f32>,
         batch_size: usize,
     ) -> Result<Vec<Classification>> {
-        self.classify_long(texts, abstain_below, batch_size, &LongText::default())
+        self.classify_long(texts, abstain_below, batch_size, &self.long_text)
     }
 
     /// As [`FinetunedModel::classify`], long texts embedded as `long` says.
@@ -130,18 +133,20 @@ impl FinetunedModel {
             }
             Head::Multi(h) => {
                 let truth: Vec<Vec<usize>> = rows.iter().map(|e| e.labels.iter().map(id).collect()).collect();
-                let mut names: Vec<&str> = rows.iter().map(|e| e.label.as_str()).collect();
-                names.sort_unstable();
-                names.dedup();
-                let groups: Vec<usize> = rows
-                    .iter()
-                    .map(|e| names.binary_search(&e.label.as_str()).unwrap_or(0))
-                    .collect();
-                let sil = crate::eval::silhouette(&emb, &groups)?;
+                let owned: Vec<crate::data::Example> = rows.iter().map(|e| (*e).clone()).collect();
+                let sil = crate::eval::silhouette(&emb, &crate::finetune::groups(&owned, labels))?;
                 crate::eval::compute_multi(labels, &truth, &probs, &h.thresholds, sil)
             }
         }
     }
+}
+
+/// How the run that made the model in `dir` embedded long texts (truncation for a folder without
+/// a readable manifest).
+pub fn trained_long_text(dir: &Path) -> LongText {
+    crate::finetune::Manifest::read(dir)
+        .map(|m| m.options.long_text)
+        .unwrap_or_default()
 }
 
 /// Classifies precomputed embeddings with either kind of head.

@@ -57,7 +57,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("data.{ext}"));
         std::fs::write(&path, &bytes).unwrap();
-        let opts = LoadOptions { text_column, label_column, label_separator };
+        let opts = LoadOptions { text_column, label_column, label_separator, separator_may_be_absent: false };
         if let Ok(ds) = Dataset::load(&path, &opts) {
             let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
             for e in &ds.examples {

@@ -174,6 +174,20 @@ fn a_chunked_fine_tune_runs_and_records_its_setting() {
     let m = attune::finetune::Manifest::read(&dir).unwrap();
     assert_eq!(m.options.long_text.mode, LongTextMode::Chunk);
     assert_eq!(m.options.long_text.stride, Some(11));
+    // The model embeds as its run did: `eval` on its own test rows, with no flag, gives the
+    // figures the run reported.
+    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_attune"))
+        .args(["eval", "--model", v["model_id"].as_str().unwrap(), "--json", "--data"])
+        .arg(dir.join("test.csv"))
+        .env("ATTUNE_HOME", home.path().join("reg"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let kept = if v["selected"] == "base" { "baseline" } else { "finetuned" };
+    let reported = v["metrics"][kept]["loss"].as_f64().unwrap();
+    assert!((e["loss"].as_f64().unwrap() - reported).abs() < 1e-5, "eval {e} vs reported {reported}");
     // Truncated, every text is the same 22 tokens: the head learns nothing and answers 1/2
     // for both labels (cross-entropy ln 2; which label wins is rounding noise). In windows the
     // words past them count.

@@ -58,14 +58,8 @@ impl Env {
 }
 
 fn texts_and_sets(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let ds = attune::data::Dataset::load(
-        path,
-        &attune::data::LoadOptions {
-            label_separator: Some("+".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ds = attune::data::Dataset::load(path, &Default::default()).unwrap();
+    assert!(ds.multi_label);
     ds.examples.into_iter().map(|e| (e.text, e.labels)).unzip()
 }
 
@@ -124,7 +118,7 @@ fn multi_label_fine_tune_reports_set_metrics_and_classifies_sets() {
     let attune::head::Head::Multi(head) = &model.head else {
         panic!("a multi-label model has a multi-label head")
     };
-    let (sel_texts, sel_sets) = texts_and_sets(&dir.join("selection.csv"));
+    let (sel_texts, sel_sets) = texts_and_sets(&dir.join("selection.jsonl"));
     let refs: Vec<&str> = sel_texts.iter().map(String::as_str).collect();
     let x = model.encoder.embed(&refs, 16).unwrap();
     let ids: Vec<Vec<usize>> = sel_sets

@@ -55,7 +55,12 @@ pub fn run(a: ClassifyArgs) -> Result<(), CliError> {
     };
     let model = FinetunedModel::load(&dir)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let out = model.classify_long(&refs, a.abstain_below, 32, &a.long.long_text())?;
+    if a.abstain_below.is_some() && model.head.is_multi_label() {
+        return Err(CliError::Usage(
+            "--abstain-below is for single-label models: a multi-label model answers every label over its own threshold, possibly none".into(),
+        ));
+    }
+    let out = model.classify_long(&refs, a.abstain_below, 32, &a.long.or(model.long_text))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&out).map_err(std::io::Error::other)?);
         return Ok(());

@@ -39,8 +39,13 @@ pub fn run(a: EvalArgs) -> Result<(), CliError> {
         }
     };
     let model = FinetunedModel::load(&dir)?;
-    let ds = Dataset::load(&a.data, &a.columns.load_options())?;
-    let m = model.evaluate(&ds, 64, &a.long.long_text())?;
+    // A test file's rows may each carry one label: the separator need not occur.
+    let opts = attune::data::LoadOptions {
+        separator_may_be_absent: true,
+        ..a.columns.load_options()
+    };
+    let ds = Dataset::load(&a.data, &opts)?;
+    let m = model.evaluate(&ds, 64, &a.long.or(model.long_text))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&m).map_err(std::io::Error::other)?);
     } else {

@@ -50,14 +50,17 @@ pub fn run(a: MapArgs) -> Result<(), CliError> {
         model: a.model.clone(),
         baseline: a.baseline.clone(),
         data: a.data.clone(),
-        load: a.columns.load_options(),
+        load: attune::data::LoadOptions {
+            separator_may_be_absent: true,
+            ..a.columns.load_options()
+        },
         max_points: a.max_points,
         options: MapOptions {
             method: a.method,
             label_points: a.label_points,
             ..MapOptions::default()
         },
-        long_text: a.long.long_text(),
+        long_text: a.long.long_text.map(|_| a.long.long_text()),
     };
     let map = map_models(&job, &reg, &source_options())?;
     if map.drawn_rows < map.total_rows {

@@ -81,8 +81,12 @@ pub struct LoadOptions {
     pub text_column: Option<String>,
     pub label_column: Option<String>,
     /// Splits a CSV/TSV label cell into several labels (`+`, `|`, `;`): the data is
-    /// multi-label. JSONL rows are multi-label when their label field is an array.
+    /// multi-label. JSONL rows are multi-label when their label field is an array (and their
+    /// string labels are split on it too).
     pub label_separator: Option<String>,
+    /// A separator that occurs in no label cell is an error (a wrong separator, or single-label
+    /// data) unless this is set: a test file's rows may each carry one label.
+    pub separator_may_be_absent: bool,
 }
 
 /// A labelled dataset.
@@ -249,7 +253,13 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
             &mut ds,
         );
     }
-    if let (Some(sep), false) = (sep, sep_seen) {
+    check_separator(path, sep, sep_seen, opts, &ds)?;
+    Ok(ds)
+}
+
+/// The error for a separator that splits nothing (see [`LoadOptions::separator_may_be_absent`]).
+fn check_separator(path: &Path, sep: Option<&str>, seen: bool, opts: &LoadOptions, ds: &Dataset) -> Result<()> {
+    if let (Some(sep), false, false) = (sep, seen, opts.separator_may_be_absent) {
         if !ds.examples.is_empty() {
             return Err(Error::input(
                 path,
@@ -261,7 +271,24 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8, opts: &LoadOptions) -> Res
             ));
         }
     }
-    Ok(ds)
+    Ok(())
+}
+
+/// A label cell split on `sep`, or why it is not a label set: a cell that holds only
+/// separators is more likely a slip than "none of these".
+fn split_cell(cell: &str, sep: &str) -> std::result::Result<Vec<String>, String> {
+    let set: Vec<String> = cell
+        .split(sep)
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if set.is_empty() && !cell.trim().is_empty() {
+        return Err(format!(
+            "the label cell {:?} holds only the separator {sep:?}: leave it empty for a row with no label",
+            crate::util::excerpt(cell, 40)
+        ));
+    }
+    Ok(set)
 }
 
 /// Where a row's cells are, and how its label cell splits.
@@ -346,8 +373,10 @@ fn read_rows(
         match sep {
             Some(sep) => {
                 *sep_seen |= label.contains(sep);
-                let set = label.split(sep).map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
-                ds.examples.push(Example::multi(text.trim(), set.collect(), line));
+                match split_cell(label, sep) {
+                    Ok(set) => ds.examples.push(Example::multi(text.trim(), set, line)),
+                    Err(reason) => ds.bad_rows.push(BadRow { line, reason }),
+                }
             }
             None => push(ds, text, label, line),
         }
@@ -384,6 +413,9 @@ fn read_jsonl(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> 
     let text_keys: Vec<&str> = opts.text_column.as_deref().map_or(TEXT_COLUMNS.to_vec(), |c| vec![c]);
     let label_keys: Vec<&str> = opts.label_column.as_deref().map_or(LABEL_COLUMNS.to_vec(), |c| vec![c]);
     let mut keys_found = false;
+    let sep = opts.label_separator.as_deref().filter(|s| !s.is_empty());
+    ds.multi_label = sep.is_some();
+    let (mut sep_seen, mut arrays) = (false, false);
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = i + 1;
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -434,13 +466,21 @@ fn read_jsonl(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> 
             (Some(t), serde_json::Value::Array(set)) => match json_set(set) {
                 Ok(set) => {
                     ds.multi_label = true;
+                    arrays = true;
                     ds.examples.push(Example::multi(t.trim(), set, line));
                 }
                 Err(reason) => ds.bad_rows.push(BadRow { line, reason }),
             },
-            (Some(t), l) => match as_str(l) {
-                Some(l) => push(&mut ds, &t, &l, line),
-                None => ds.bad_rows.push(BadRow {
+            (Some(t), l) => match (as_str(l), sep) {
+                (Some(l), Some(sep)) => {
+                    sep_seen |= l.contains(sep);
+                    match split_cell(&l, sep) {
+                        Ok(set) => ds.examples.push(Example::multi(t.trim(), set, line)),
+                        Err(reason) => ds.bad_rows.push(BadRow { line, reason }),
+                    }
+                }
+                (Some(l), None) => push(&mut ds, &t, &l, line),
+                (None, _) => ds.bad_rows.push(BadRow {
                     line,
                     reason: format!("{tk:?} must be a string and {lk:?} a string, a number or an array of labels"),
                 }),
@@ -456,6 +496,9 @@ fn read_jsonl(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> 
             return Err(Error::input(path, Some(first.line), first.reason.clone()));
         }
     }
+    // Label arrays split the file already: the separator only has to split something when
+    // every row has a string label.
+    check_separator(path, sep, sep_seen || arrays, opts, &ds)?;
     Ok(ds)
 }
 
@@ -517,6 +560,30 @@ mod tests {
             e.contains("occurs in no cell") && e.contains("--label-separator"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn separator_slips_are_named_and_test_files_may_lack_the_separator() {
+        let ds = load_sep("a.csv", b"text,labels\nx,a+b\ny, + \nz,\n", "+").unwrap();
+        assert_eq!(ds.examples.len(), 2);
+        assert_eq!(ds.bad_rows[0].line, 3);
+        assert!(
+            ds.bad_rows[0].reason.contains("only the separator"),
+            "{:?}",
+            ds.bad_rows
+        );
+        let ds = load_sep("a.jsonl", b"{\"text\": \"x\", \"label\": \"a;b\"}\n", ";").unwrap();
+        assert_eq!(ds.examples[0].labels, vec!["a".to_string(), "b".into()]);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.csv");
+        std::fs::write(&p, "text,label\nx,a\n").unwrap();
+        let opts = LoadOptions {
+            label_separator: Some("+".into()),
+            separator_may_be_absent: true,
+            ..Default::default()
+        };
+        let ds = Dataset::load(&p, &opts).unwrap();
+        assert!(ds.multi_label && ds.examples[0].labels == vec!["a".to_string()]);
     }
 
     #[test]

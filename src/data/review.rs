@@ -125,7 +125,7 @@ pub fn usable(ds: &Dataset, min_per_label: usize) -> Vec<Example> {
             *counts.entry(l.as_str()).or_default() += 1;
         }
     }
-    let enough = |l: &String| counts[l.as_str()] >= min_per_label;
+    let enough = |l: &String| counts.get(l.as_str()).copied().unwrap_or(0) >= min_per_label;
     if !ds.multi_label {
         return kept.into_iter().filter(|e| enough(&e.label)).cloned().collect();
     }
@@ -264,7 +264,11 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
             lines: vec![ds
                 .examples
                 .iter()
-                .filter(|e| e.labels.iter().any(|l| counts[l] < opts.min_per_label))
+                .filter(|e| {
+                    e.labels
+                        .iter()
+                        .any(|l| counts.get(l).copied().unwrap_or(0) < opts.min_per_label)
+                })
                 .map(|e| e.line)
                 .collect()],
         });

@@ -44,6 +44,8 @@ pub struct TextTokenizer {
     max_len: usize,
     /// The special tokens before and after one text's content.
     specials: (Vec<u32>, Vec<u32>),
+    /// The same tokenizer cutting and padding nothing (long texts in windows).
+    whole: Tokenizer,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -96,11 +98,15 @@ impl TextTokenizer {
         }))
         .map_err(|e| bad(e.to_string()))?;
         let specials = specials(&inner).map_err(bad)?;
+        let mut whole = inner.clone();
+        whole.with_truncation(None).map_err(|e| bad(e.to_string()))?;
+        whole.with_padding(None);
         Ok(TextTokenizer {
             inner,
             left,
             max_len,
             specials,
+            whole,
         })
     }
 
@@ -197,11 +203,8 @@ impl TextTokenizer {
 
     /// The content tokens of `text` (no special tokens, no truncation) with their byte offsets.
     pub fn content_tokens(&self, text: &str) -> Result<ContentTokens> {
-        let mut t = self.inner.clone();
-        t.with_truncation(None)
-            .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
-        t.with_padding(None);
-        let e = t
+        let e = self
+            .whole
             .encode(text, false)
             .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
         Ok((e.get_ids().to_vec(), e.get_offsets().to_vec()))

@@ -1,8 +1,9 @@
 //! Multi-label metrics: a row's prediction is the set of labels whose probability reaches the
 //! label's threshold. Example-based scores (subset accuracy, the Hamming score) and label-based
-//! ones (micro and macro precision/recall/F1, per label), with scikit-learn's conventions: a
-//! ratio with nothing to count is 0, and macro averages run over the labels that occur in truth
-//! or prediction.
+//! ones (micro and macro precision/recall/F1, per label). A ratio with nothing to count is 0
+//! (scikit-learn's `zero_division=0`), and macro averages run over the labels that occur in
+//! truth or prediction (scikit-learn's `average="macro"` with `labels=` those labels; a label
+//! absent from both would count 0 there with every label named).
 
 use std::collections::BTreeMap;
 

@@ -31,7 +31,7 @@ pub use manifest::{DatasetRef, Manifest, ManifestNames, RunRecord, MANIFEST_FILE
 pub use prepare::RowsUsed;
 pub use progress_sink::RegistryProgress;
 pub use select::{score, Candidate, Selection};
-pub use store::{HELD_OUT_FILE, SELECTION_FILE};
+pub use store::{held_out_file, HELD_OUT_FILE, HELD_OUT_JSONL, SELECTION_FILE, SELECTION_JSONL};
 pub use validate::Setting;
 
 use prepare::{prepare, Prepared};
@@ -181,7 +181,7 @@ fn sets(rows: &[Example], labels: &[String]) -> Vec<Vec<usize>> {
 
 /// The group each multi-label row's batches and silhouette go by: its rarest label, or one
 /// group past the labels for an empty set.
-fn groups(rows: &[Example], labels: &[String]) -> Vec<usize> {
+pub(crate) fn groups(rows: &[Example], labels: &[String]) -> Vec<usize> {
     let k = labels.len();
     let s = sets(rows, labels);
     let mut count = vec![0usize; k];

@@ -43,6 +43,7 @@ pub(crate) fn load_opts(o: &FinetuneOptions) -> LoadOptions {
         text_column: o.text_column.clone(),
         label_column: o.label_column.clone(),
         label_separator: o.label_separator.clone(),
+        separator_may_be_absent: false,
     }
 }
 
@@ -76,7 +77,11 @@ fn reviewed_rows(o: &FinetuneOptions) -> Result<(Dataset, Vec<Example>)> {
 
 /// Rows of a separate file, which may only use labels the training data has.
 fn side_file(o: &FinetuneOptions, path: &std::path::Path, labels: &[String], multi: bool) -> Result<Vec<Example>> {
-    let vd = Dataset::load(path, &load_opts(o))?;
+    let opts = LoadOptions {
+        separator_may_be_absent: true,
+        ..load_opts(o)
+    };
+    let vd = Dataset::load(path, &opts)?;
     if vd.multi_label != multi {
         let kind = |m: bool| if m { "multi-label" } else { "single-label" };
         return Err(Error::Dataset {
@@ -106,6 +111,23 @@ fn side_file(o: &FinetuneOptions, path: &std::path::Path, labels: &[String], mul
         });
     }
     Ok(rows)
+}
+
+/// A multi-label split places a row by its rarest label, so a label that is never a row's
+/// rarest can lose all its training rows to the selection rows: one comes back.
+fn every_label_trains(
+    mut train: Vec<Example>,
+    mut select: Vec<Example>,
+    labels: &[String],
+) -> (Vec<Example>, Vec<Example>) {
+    for l in labels {
+        if !train.iter().any(|e| e.labels.contains(l)) {
+            if let Some(i) = select.iter().position(|e| e.labels.contains(l)) {
+                train.push(select.swap_remove(i));
+            }
+        }
+    }
+    (train, select)
 }
 
 fn pick(rows: &[Example], idx: &[usize]) -> Vec<Example> {
@@ -162,6 +184,19 @@ pub(crate) fn prepare(o: &FinetuneOptions) -> Result<Prepared> {
             (pick(&rest, &s.train), pick(&rest, &s.valid), source)
         }
     };
+    let (train, select) = if multi {
+        every_label_trains(train, select, &labels)
+    } else {
+        (train, select)
+    };
+    if let Some(l) = labels.iter().find(|l| !train.iter().any(|e| e.labels.contains(l))) {
+        return Err(Error::Dataset {
+            path: o.data.clone(),
+            reason: format!(
+                "the label {l:?} has no training row once the selection and test rows are held out: add rows of it"
+            ),
+        });
+    }
     if select.is_empty() || test.is_empty() {
         return Err(Error::Dataset {
             path: o.data.clone(),

@@ -14,18 +14,51 @@ use crate::registry::{RunMetrics, Status};
 pub const HELD_OUT_FILE: &str = "test.csv";
 /// The selection rows that chose the epoch, the temperature and the model.
 pub const SELECTION_FILE: &str = "selection.csv";
+/// A multi-label model's test and selection rows: JSON Lines with label arrays, which no label
+/// name can break.
+pub const HELD_OUT_JSONL: &str = "test.jsonl";
+pub const SELECTION_JSONL: &str = "selection.jsonl";
+
+/// The held-out rows in a model folder: `test.jsonl` (multi-label) or `test.csv`.
+pub fn held_out_file(dir: &Path) -> std::path::PathBuf {
+    let jsonl = dir.join(HELD_OUT_JSONL);
+    if jsonl.exists() {
+        jsonl
+    } else {
+        dir.join(HELD_OUT_FILE)
+    }
+}
 
 pub(super) fn write_rows(path: &Path, rows: &[Example]) -> Result<()> {
     crate::util::write_atomic(path, |w| {
         let mut c = csv::Writer::from_writer(w);
         c.write_record(["text", "label"])?;
-        // A multi-label row's set as `a + b` (read back with the separator `+`); an empty
-        // set as an empty cell.
         for e in rows {
-            let label = if e.labels.is_empty() { "" } else { e.label.as_str() };
-            c.write_record([e.text.as_str(), label])?;
+            c.write_record([&e.text, &e.label])?;
         }
         c.flush()
+    })
+}
+
+fn write_sets(path: &Path, rows: &[Example]) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        text: &'a str,
+        labels: &'a [String],
+    }
+    crate::util::write_atomic(path, |w| {
+        for e in rows {
+            serde_json::to_writer(
+                &mut *w,
+                &Row {
+                    text: &e.text,
+                    labels: &e.labels,
+                },
+            )
+            .map_err(std::io::Error::other)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
     })
 }
 
@@ -84,8 +117,13 @@ pub(super) fn write_model_files(
 ) -> Result<()> {
     let readme = dir.join("model/README.md");
     std::fs::write(&readme, card(o, p, out)).map_err(|e| Error::io(&readme, e))?;
-    write_rows(&dir.join(HELD_OUT_FILE), &p.test)?;
-    write_rows(&dir.join(SELECTION_FILE), &p.select)?;
+    if p.multi_label {
+        write_sets(&dir.join(HELD_OUT_JSONL), &p.test)?;
+        write_sets(&dir.join(SELECTION_JSONL), &p.select)?;
+    } else {
+        write_rows(&dir.join(HELD_OUT_FILE), &p.test)?;
+        write_rows(&dir.join(SELECTION_FILE), &p.select)?;
+    }
     let m = Manifest {
         id: out.model_id.clone(),
         status: Status::Ready,

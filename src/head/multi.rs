@@ -171,7 +171,18 @@ impl MultiLabelHead {
         for j in 0..self.labels.len() {
             let scores: Vec<f64> = z.iter().map(|r| r[j] as f64).collect();
             let truth: Vec<bool> = y.iter().map(|s| s.contains(&j)).collect();
-            let (a, c) = platt(&scores, &truth);
+            let positives = truth.iter().filter(|t| **t).count();
+            // A label never (or always) true on these rows gives Platt nothing to rank: its
+            // fit would flatten the label to a constant. Keep the trained head's scores.
+            if positives == 0 || positives == truth.len() {
+                (self.scale[j], self.offset[j], self.thresholds[j]) = (1.0, 0.0, 0.5);
+                continue;
+            }
+            let (a, c) = match platt(&scores, &truth) {
+                (a, c) if a > 0.0 => (a, c),
+                // A slope at or below 0 would invert or flatten the label.
+                _ => (1.0, 0.0),
+            };
             self.scale[j] = a as f32;
             self.offset[j] = c as f32;
             let probs: Vec<f64> = scores.iter().map(|s| sigmoid(a * s + c)).collect();
@@ -343,6 +354,16 @@ mod tests {
         let ys: Vec<Vec<usize>> = sel.iter().map(|i| y[*i].clone()).collect();
         head.calibrate(&xs, &ys).unwrap();
         assert_eq!(head.thresholds[1], 0.5);
+        assert_eq!(
+            (head.scale[1], head.offset[1]),
+            (1.0, 0.0),
+            "b keeps its trained scores"
+        );
+        let p = head.predict_proba(&x).unwrap();
+        assert!(
+            y.iter().zip(&p).any(|(s, p)| s.contains(&1) && p[1] > 0.5),
+            "b is still predicted"
+        );
         assert_eq!((head.weights.clone(), head.bias.clone()), (before.weights, before.bias));
         let mut other = head.clone();
         other.calibrate(&x, &y).unwrap();

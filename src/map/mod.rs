@@ -273,8 +273,9 @@ pub struct MapJob {
     /// Past this many rows, a stratified sample is drawn.
     pub max_points: usize,
     pub options: MapOptions,
-    /// How texts longer than the models' window are embedded.
-    pub long_text: crate::encoder::LongText,
+    /// How texts longer than the models' window are embedded; `None` follows the fine-tuned
+    /// model's run (truncation for other models).
+    pub long_text: Option<crate::encoder::LongText>,
 }
 
 /// Embeds the job's file with both models and builds the map.
@@ -308,7 +309,7 @@ pub fn map_models(
     let data = match (&job.data, &located) {
         (Some(d), _) => d.clone(),
         // Models from before the three-way split kept their held-out rows as validation.csv.
-        (None, Located::Finetuned { dir, .. }) => Some(dir.join(crate::finetune::HELD_OUT_FILE))
+        (None, Located::Finetuned { dir, .. }) => Some(crate::finetune::held_out_file(dir))
             .filter(|p| p.exists())
             .unwrap_or_else(|| dir.join("validation.csv")),
         (None, Located::Encoder(_)) => {
@@ -317,16 +318,7 @@ pub fn map_models(
             ))
         }
     };
-    let mut load = job.load.clone();
-    // A multi-label model's own held-out rows name each row's set as `a + b`.
-    if job.data.is_none() && load.label_separator.is_none() {
-        if let Located::Finetuned { dir, .. } = &located {
-            if crate::head::Head::load(&dir.join("head.json"))?.is_multi_label() {
-                load.label_separator = Some("+".into());
-            }
-        }
-    }
-    let ds = crate::data::Dataset::load(&data, &load)?;
+    let ds = crate::data::Dataset::load(&data, &job.load)?;
     let rows: Vec<&crate::data::Example> = ds.examples.iter().filter(|e| !e.text.is_empty()).collect();
     if rows.len() < 2 {
         return Err(Error::Dataset {
@@ -357,8 +349,12 @@ pub fn map_models(
     let fine = Encoder::load(&located.encoder_dir(), &EncoderOptions::default())?;
     let base_dir = locate(&base_spec, registry, sources)?.encoder_dir();
     let base = Encoder::load(&base_dir, &EncoderOptions::default())?;
-    let eb = base.embed_long(&texts, 64, &job.long_text)?;
-    let ef = fine.embed_long(&texts, 64, &job.long_text)?;
+    let long = job.long_text.unwrap_or_else(|| match &located {
+        Located::Finetuned { dir, .. } => crate::model::trained_long_text(dir),
+        Located::Encoder(_) => Default::default(),
+    });
+    let eb = base.embed_long(&texts, 64, &long)?;
+    let ef = fine.embed_long(&texts, 64, &long)?;
     build(
         (&base_spec, &model_name),
         &shown,

@@ -49,9 +49,7 @@ pub fn stored_map(
                 ..Default::default()
             },
             // Drawn as the model was trained: chunked when its run chunked long texts.
-            long_text: crate::finetune::Manifest::read(&rec.path)
-                .map(|m| m.options.long_text)
-                .unwrap_or_default(),
+            long_text: None,
         };
         match map_models(&job, registry, sources) {
             Ok(m) => {

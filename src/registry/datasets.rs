@@ -61,6 +61,7 @@ impl DatasetRecord {
             text_column: self.text_column.clone(),
             label_column: self.label_column.clone(),
             label_separator: self.label_separator.clone(),
+            separator_may_be_absent: false,
         }
     }
 }

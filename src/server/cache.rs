@@ -22,6 +22,8 @@ pub struct Loaded {
     pub encoder: Encoder,
     /// The classification head of a fine-tuned model.
     pub head: Option<Head>,
+    /// How a fine-tuned model's run embedded long texts: the default for its requests.
+    pub long_text: crate::encoder::LongText,
     bytes: u64,
     last_used: AtomicU64,
     queue: Mutex<Vec<Pending>>,
@@ -100,6 +102,11 @@ impl ModelCache {
     fn load(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default())?;
+        let long_text = head
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .map(crate::model::trained_long_text)
+            .unwrap_or_default();
         let head = head.map(|h| Head::load(&h)).transpose()?;
         if let Some(h) = &head {
             if h.dim() != encoder.dim() {
@@ -118,6 +125,7 @@ impl ModelCache {
         let loaded = Arc::new(Loaded {
             encoder,
             head,
+            long_text,
             bytes,
             last_used: AtomicU64::new(tick),
             queue: Mutex::new(Vec::new()),

@@ -15,13 +15,20 @@ use crate::encoder::Truncate;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A request's `long_text`, `chunk_stride` and `chunk_pool`.
+type LongTextFields = (
+    Option<crate::encoder::LongTextMode>,
+    Option<usize>,
+    Option<crate::encoder::ChunkPool>,
+);
+
 /// Embeds `texts` with `model`; the vectors, the model's dimension and the tokens read.
 async fn embed_texts(
     st: &Arc<AppState>,
     model_name: &str,
     texts: &[String],
     truncate: Truncate,
-    long: crate::encoder::LongText,
+    long: LongTextFields,
 ) -> ApiResult<(Vec<Vec<f32>>, usize, usize)> {
     check_texts(texts, "texts", st)?;
     let m = model(st, model_name).await?;
@@ -33,6 +40,7 @@ async fn embed_texts(
         .iter()
         .map(|n| (*n).min(m.encoder.max_seq_length()))
         .sum();
+    let long = super::types::long_text_of(long, m.long_text, m.encoder.window_tokens())?;
     let rows = m.embed_long(texts.to_vec(), long, truncate, st.metrics.clone()).await?;
     Ok((rows, m.encoder.dim(), tokens))
 }
@@ -70,7 +78,7 @@ pub async fn embed_v1(
         ));
     }
     let truncate = req.truncate.unwrap_or(Truncate::End);
-    let long = super::types::long_text_of(req.long_text, req.chunk_stride, req.chunk_pool)?;
+    let long = (req.long_text, req.chunk_stride, req.chunk_pool);
     let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate, long).await?;
     let (embeddings, response_type) = match &req.embedding_types {
         None => (Embeddings::Float(rows), "embeddings_floats"),
@@ -100,7 +108,7 @@ pub async fn embed_v2(
         Some(t) => t,
     };
     let truncate = req.truncate.unwrap_or(Truncate::End);
-    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate, Default::default()).await?;
+    let (rows, dimensions, tokens) = embed_texts(&st, &req.model, &req.texts, truncate, (None, None, None)).await?;
     Ok(ApiJson(EmbedV2Response {
         id: uuid::Uuid::new_v4().to_string(),
         response_type: "embeddings_by_type",

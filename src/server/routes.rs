@@ -172,7 +172,11 @@ pub async fn classify(
             ))
         })?
     };
-    let long = super::types::long_text_of(req.long_text, req.chunk_stride, req.chunk_pool)?;
+    let long = super::types::long_text_of(
+        (req.long_text, req.chunk_stride, req.chunk_pool),
+        m.long_text,
+        m.encoder.window_tokens(),
+    )?;
     let emb = m
         .embed_long(req.inputs.clone(), long, Truncate::End, st.metrics.clone())
         .await?;

@@ -179,21 +179,29 @@ pub struct ClassifyRequest {
     pub chunk_pool: Option<crate::encoder::ChunkPool>,
 }
 
-/// A request's long-text fields, checked.
+/// A request's long-text fields, checked against the model's window; without `long_text`, the
+/// setting the model was fine-tuned with (`trained`).
 pub fn long_text_of(
-    mode: Option<crate::encoder::LongTextMode>,
-    stride: Option<usize>,
-    pool: Option<crate::encoder::ChunkPool>,
+    (mode, stride, pool): (
+        Option<crate::encoder::LongTextMode>,
+        Option<usize>,
+        Option<crate::encoder::ChunkPool>,
+    ),
+    trained: crate::encoder::LongText,
+    window: usize,
 ) -> std::result::Result<crate::encoder::LongText, super::error::ApiError> {
-    if stride == Some(0) {
-        return Err(super::error::ApiError::bad_request(
-            "chunk_stride: must be at least 1 token",
-        ));
+    if let Some(s) = stride.filter(|s| *s == 0 || *s > window) {
+        return Err(super::error::ApiError::bad_request(format!(
+            "chunk_stride: {s} is out of range: use 1 to the model's window of {window} tokens"
+        )));
     }
-    Ok(crate::encoder::LongText {
-        mode: mode.unwrap_or_default(),
-        stride,
-        pool: pool.unwrap_or_default(),
+    Ok(match mode {
+        Some(mode) => crate::encoder::LongText {
+            mode,
+            stride,
+            pool: pool.unwrap_or_default(),
+        },
+        None => trained,
     })
 }
 

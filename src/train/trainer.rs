@@ -299,6 +299,12 @@ pub fn train(
     if cfg.batch_size < 4 {
         return Err(Error::InvalidArgument("--batch-size must be at least 4".into()));
     }
+    let n = data.texts.len();
+    if data.sets.as_ref().is_some_and(|s| s.len() != n) || data.windows.as_ref().is_some_and(|w| w.len() != n) {
+        return Err(Error::InvalidArgument(
+            "training needs one label set and one list of windows per text".into(),
+        ));
+    }
     if data.sets.is_some() && !matches!(cfg.loss, LossKind::Ce | LossKind::Cosine) {
         return Err(Error::InvalidArgument(format!(
             "--loss {} takes one label per row; multi-label data trains with --loss ce or --loss cosine",
