@@ -185,9 +185,16 @@ fn a_chunked_fine_tune_runs_and_records_its_setting() {
         .unwrap();
     assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
     let e: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
-    let kept = if v["selected"] == "base" { "baseline" } else { "finetuned" };
+    let kept = if v["selected"] == "base" {
+        "baseline"
+    } else {
+        "finetuned"
+    };
     let reported = v["metrics"][kept]["loss"].as_f64().unwrap();
-    assert!((e["loss"].as_f64().unwrap() - reported).abs() < 1e-5, "eval {e} vs reported {reported}");
+    assert!(
+        (e["loss"].as_f64().unwrap() - reported).abs() < 1e-5,
+        "eval {e} vs reported {reported}"
+    );
     // Truncated, every text is the same 22 tokens: the head learns nothing and answers 1/2
     // for both labels (cross-entropy ln 2; which label wins is rounding noise). In windows the
     // words past them count.
