@@ -169,33 +169,29 @@ fn classify_multi(head: &MultiLabelHead, texts: &[&str], emb: &[Vec<f32>]) -> Re
         .iter()
         .zip(probs)
         .map(|(t, p)| {
-            let mut confidences: Vec<LabelConfidence> = head
-                .labels
-                .iter()
-                .zip(&p)
-                .map(|(l, c)| LabelConfidence {
-                    label: l.clone(),
-                    confidence: *c,
-                })
-                .collect();
-            confidences.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.label.cmp(&b.label)));
-            let over: Vec<LabelConfidence> = confidences
-                .iter()
-                .filter(|c| {
-                    let j = head.labels.iter().position(|l| *l == c.label).unwrap_or(0);
-                    c.confidence >= head.thresholds[j]
-                })
-                .cloned()
-                .collect();
+            let over: Vec<usize> = (0..p.len()).filter(|&j| p[j] >= head.thresholds[j]).collect();
+            let labels = ranked(over.iter().map(|&j| (&head.labels[j], p[j])));
             Classification {
                 input: t.to_string(),
-                prediction: over.first().map(|c| c.label.clone()),
-                confidence: over.first().map_or(0.0, |c| c.confidence),
-                confidences,
-                labels: Some(over),
+                prediction: labels.first().map(|c| c.label.clone()),
+                confidence: labels.first().map_or(0.0, |c| c.confidence),
+                confidences: ranked(head.labels.iter().zip(p.iter().copied())),
+                labels: Some(labels),
             }
         })
         .collect())
+}
+
+/// Labels with their confidences, most likely first (ties by name).
+fn ranked<'a>(pairs: impl Iterator<Item = (&'a String, f32)>) -> Vec<LabelConfidence> {
+    let mut v: Vec<LabelConfidence> = pairs
+        .map(|(l, c)| LabelConfidence {
+            label: l.clone(),
+            confidence: c,
+        })
+        .collect();
+    v.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.label.cmp(&b.label)));
+    v
 }
 
 /// Classifies precomputed embeddings with `head`.
@@ -210,16 +206,7 @@ pub fn classify_embeddings(
         .iter()
         .zip(probs)
         .map(|(t, p)| {
-            let mut confidences: Vec<LabelConfidence> = head
-                .labels
-                .iter()
-                .zip(&p)
-                .map(|(l, c)| LabelConfidence {
-                    label: l.clone(),
-                    confidence: *c,
-                })
-                .collect();
-            confidences.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.label.cmp(&b.label)));
+            let confidences = ranked(head.labels.iter().zip(p.iter().copied()));
             let top = confidences[0].clone();
             let prediction = match abstain_below {
                 Some(th) if top.confidence < th => None,

@@ -11,6 +11,26 @@ pub use multi::{MultiLabelHead, MULTI_LABEL_KIND};
 
 use crate::error::{Error, Result};
 
+/// `x w_j + b_j` for every row of `x` and every label `j` of the row-major (labels, dim)
+/// `weights`: the raw scores of both heads.
+pub(crate) fn linear_scores(x: &[Vec<f32>], weights: &[f32], bias: &[f32], dim: usize) -> Result<Vec<Vec<f32>>> {
+    if let Some(r) = x.iter().find(|r| r.len() != dim) {
+        return Err(Error::InvalidArgument(format!(
+            "the head expects {dim}-dim embeddings, got {}",
+            r.len()
+        )));
+    }
+    Ok(x.iter()
+        .map(|r| {
+            weights
+                .chunks_exact(dim.max(1))
+                .zip(bias)
+                .map(|(w, b)| w.iter().zip(r).map(|(a, v)| a * v).sum::<f32>() + b)
+                .collect()
+        })
+        .collect())
+}
+
 /// The head of a fine-tuned model, as its `head.json` says.
 #[derive(Debug, Clone)]
 pub enum Head {

@@ -127,23 +127,7 @@ impl MultiLabelHead {
 
     /// Raw scores `x w_j + b_j`, one row per input.
     pub fn logits(&self, x: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        if let Some(r) = x.iter().find(|r| r.len() != self.dim) {
-            return Err(Error::InvalidArgument(format!(
-                "the head expects {}-dim embeddings, got {}",
-                self.dim,
-                r.len()
-            )));
-        }
-        Ok(x.iter()
-            .map(|r| {
-                (0..self.labels.len())
-                    .map(|j| {
-                        let w = &self.weights[j * self.dim..(j + 1) * self.dim];
-                        w.iter().zip(r).map(|(a, b)| a * b).sum::<f32>() + self.bias[j]
-                    })
-                    .collect()
-            })
-            .collect())
+        super::linear_scores(x, &self.weights, &self.bias, self.dim)
     }
 
     /// Calibrated probabilities per label (they need not sum to 1).
