@@ -109,6 +109,8 @@ pub fn write_tiny_model(dir: &Path, spec: &TinySpec) -> Result<()> {
         type_vocab_size: 2,
         layer_norm_eps: 1e-12,
         position_embedding_type: None,
+        pad_token_id: None,
+        relative_attention_num_buckets: None,
     };
     let json = |v: &serde_json::Value, name: &str| -> Result<()> {
         let p = dir.join(name);

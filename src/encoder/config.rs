@@ -8,15 +8,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub use super::modernbert::ModernBertConfig;
+
 /// The model families attune can build, chosen by `config.json`'s `model_type`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ModelConfig {
     Bert(BertConfig),
+    /// MPNet: BERT's layers with relative position buckets in attention.
+    Mpnet(BertConfig),
+    /// RoBERTa and XLM-RoBERTa: BERT's layers with positions counted from the padding index.
+    Roberta(BertConfig),
+    ModernBert(ModernBertConfig),
 }
 
-/// Names accepted in `model_type` for each family.
-const BERT_TYPES: &[&str] = &["bert"];
+/// Each family and the names `model_type` takes for it.
+pub const FAMILIES: &[(&str, &[&str])] = &[
+    ("BERT", &["bert"]),
+    ("MPNet", &["mpnet"]),
+    ("XLM-RoBERTa", &["xlm-roberta", "roberta"]),
+    ("ModernBERT", &["modernbert"]),
+];
+
+fn family_of(model_type: &str) -> Option<&'static str> {
+    FAMILIES
+        .iter()
+        .find(|(_, types)| types.contains(&model_type))
+        .map(|(family, _)| *family)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| Error::Json {
+        path: path.into(),
+        source,
+    })
+}
 
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -25,40 +51,108 @@ impl ModelConfig {
         struct Probe {
             model_type: Option<String>,
         }
-        let probe: Probe = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: path.into(),
-            source,
-        })?;
+        let probe: Probe = parse(path, &text)?;
         let model_type = probe.model_type.ok_or_else(|| {
             Error::folder(
                 path.parent().unwrap_or(path),
                 "config.json has no \"model_type\"; cannot tell which architecture to build",
             )
         })?;
-        if BERT_TYPES.contains(&model_type.as_str()) {
-            let cfg: BertConfig = serde_json::from_str(&text).map_err(|source| Error::Json {
-                path: path.into(),
-                source,
-            })?;
-            cfg.validate(path)?;
-            return Ok(ModelConfig::Bert(cfg));
+        let cfg = match family_of(&model_type) {
+            Some("BERT") => ModelConfig::Bert(parse(path, &text)?),
+            Some("MPNet") => ModelConfig::Mpnet(parse(path, &text)?),
+            Some("XLM-RoBERTa") => ModelConfig::Roberta(parse(path, &text)?),
+            Some("ModernBERT") => ModelConfig::ModernBert(parse(path, &text)?),
+            _ => {
+                return Err(Error::UnknownModelType {
+                    path: path.into(),
+                    model_type,
+                    supported: FAMILIES
+                        .iter()
+                        .map(|(family, types)| format!("{family} ({})", types.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+            }
+        };
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |reason: String| Err(Error::folder(path.parent().unwrap_or(path), reason));
+        let (hidden, heads) = (self.hidden_size(), self.heads());
+        if hidden == 0 || heads == 0 || !hidden.is_multiple_of(heads) {
+            return bad(format!(
+                "config.json: hidden_size {hidden} is not a multiple of num_attention_heads {heads}"
+            ));
         }
-        Err(Error::UnknownModelType {
-            path: path.into(),
-            model_type,
-            supported: BERT_TYPES.join(", "),
-        })
+        if self.max_tokens() == 0 {
+            return bad(format!(
+                "config.json: max_position_embeddings {} leaves no room for a token",
+                self.max_position_embeddings()
+            ));
+        }
+        match self {
+            ModelConfig::Bert(c) | ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => {
+                match c.position_embedding_type.as_deref() {
+                    None | Some("absolute") => Ok(()),
+                    Some(other) => bad(format!(
+                        "config.json: position_embedding_type {other:?} is not supported (only \"absolute\")"
+                    )),
+                }
+            }
+            ModelConfig::ModernBert(c) => c.validate(path),
+        }
+    }
+
+    /// The family's name, as `attune bases` and errors show it.
+    pub fn family(&self) -> &'static str {
+        match self {
+            ModelConfig::Bert(_) => "BERT",
+            ModelConfig::Mpnet(_) => "MPNet",
+            ModelConfig::Roberta(_) => "XLM-RoBERTa",
+            ModelConfig::ModernBert(_) => "ModernBERT",
+        }
     }
 
     pub fn hidden_size(&self) -> usize {
         match self {
-            ModelConfig::Bert(c) => c.hidden_size,
+            ModelConfig::Bert(c) | ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => c.hidden_size,
+            ModelConfig::ModernBert(c) => c.hidden_size,
+        }
+    }
+
+    fn heads(&self) -> usize {
+        match self {
+            ModelConfig::Bert(c) | ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => c.num_attention_heads,
+            ModelConfig::ModernBert(c) => c.num_attention_heads,
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            ModelConfig::Bert(c) | ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => c.vocab_size,
+            ModelConfig::ModernBert(c) => c.vocab_size,
         }
     }
 
     pub fn max_position_embeddings(&self) -> usize {
         match self {
+            ModelConfig::Bert(c) | ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => c.max_position_embeddings,
+            ModelConfig::ModernBert(c) => c.max_position_embeddings,
+        }
+    }
+
+    /// The most tokens one text may have: the position table's length, less the rows that
+    /// RoBERTa-style families skip (their positions start after the padding index).
+    pub fn max_tokens(&self) -> usize {
+        match self {
             ModelConfig::Bert(c) => c.max_position_embeddings,
+            ModelConfig::Mpnet(c) | ModelConfig::Roberta(c) => {
+                c.max_position_embeddings.saturating_sub(c.position_offset())
+            }
+            ModelConfig::ModernBert(c) => c.max_position_embeddings,
         }
     }
 }
@@ -98,6 +192,12 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub position_embedding_type: Option<String>,
+    /// The padding token's id: RoBERTa-style positions start right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_token_id: Option<u32>,
+    /// MPNet's relative position buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_attention_num_buckets: Option<usize>,
 }
 
 fn default_act() -> Activation {
@@ -114,23 +214,10 @@ fn default_eps() -> f64 {
 }
 
 impl BertConfig {
-    fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |reason: String| Err(Error::folder(path.parent().unwrap_or(path), reason));
-        if self.hidden_size == 0
-            || self.num_attention_heads == 0
-            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
-        {
-            return bad(format!(
-                "config.json: hidden_size {} is not a multiple of num_attention_heads {}",
-                self.hidden_size, self.num_attention_heads
-            ));
-        }
-        match self.position_embedding_type.as_deref() {
-            None | Some("absolute") => Ok(()),
-            Some(other) => bad(format!(
-                "config.json: position_embedding_type {other:?} is not supported (only \"absolute\")"
-            )),
-        }
+    /// The row of the position table the first token takes in RoBERTa-style families
+    /// (`padding_idx + 1`, as `create_position_ids_from_input_ids` counts).
+    pub fn position_offset(&self) -> usize {
+        self.pad_token_id.unwrap_or(1) as usize + 1
     }
 }
 
@@ -161,13 +248,6 @@ impl PoolingConfig {
             pooling_mode_mean_sqrt_len_tokens: false,
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        !(self.pooling_mode_cls_token
-            || self.pooling_mode_mean_tokens
-            || self.pooling_mode_max_tokens
-            || self.pooling_mode_mean_sqrt_len_tokens)
-    }
 }
 
 /// One entry of `modules.json`.
@@ -180,17 +260,134 @@ pub struct ModuleEntry {
     pub kind: String,
 }
 
+/// `1_Pooling/config.json` as any sentence-transformers version writes it: 2.x-5.x one boolean
+/// per mode (`pooling_mode_mean_tokens`), 6.x one `pooling_mode` (a name or a list of names).
+#[derive(Debug, Deserialize)]
+struct PoolingFile {
+    word_embedding_dimension: Option<usize>,
+    embedding_dimension: Option<usize>,
+    pooling_mode: Option<PoolingModes>,
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+    #[serde(default = "yes")]
+    include_prompt: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PoolingModes {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The modes attune pools with, in the order sentence-transformers concatenates them.
+const POOLING_ORDER: &[&str] = &["cls", "max", "mean", "mean_sqrt_len_tokens"];
+
+impl PoolingFile {
+    fn into_config(self, path: &Path, hidden: usize) -> Result<PoolingConfig> {
+        let bad = |reason: String| {
+            Err(Error::folder(
+                path.parent().unwrap_or(path),
+                format!("{}: {reason}", path.display()),
+            ))
+        };
+        let modes: Vec<String> = match self.pooling_mode {
+            Some(PoolingModes::One(m)) => vec![m],
+            Some(PoolingModes::Many(v)) => v,
+            None => {
+                let legacy = [
+                    (self.pooling_mode_cls_token, "cls"),
+                    (self.pooling_mode_max_tokens, "max"),
+                    (self.pooling_mode_mean_tokens, "mean"),
+                    (self.pooling_mode_mean_sqrt_len_tokens, "mean_sqrt_len_tokens"),
+                    (self.pooling_mode_weightedmean_tokens, "weightedmean"),
+                    (self.pooling_mode_lasttoken, "lasttoken"),
+                ];
+                legacy
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, m)| m.to_string())
+                    .collect()
+            }
+        };
+        if modes.is_empty() {
+            return bad("no pooling mode is on (set \"pooling_mode\", e.g. \"mean\")".into());
+        }
+        if let Some(m) = modes.iter().find(|m| !POOLING_ORDER.contains(&m.as_str())) {
+            return bad(format!(
+                "pooling mode {m:?} is not supported; attune pools with {}",
+                POOLING_ORDER.join(", ")
+            ));
+        }
+        let rank = |m: &String| POOLING_ORDER.iter().position(|o| o == m);
+        if !modes.windows(2).all(|w| rank(&w[0]) < rank(&w[1])) {
+            return bad(format!(
+                "pooling modes {modes:?}: attune concatenates them only in the order {}",
+                POOLING_ORDER.join(", ")
+            ));
+        }
+        if !self.include_prompt {
+            return bad("include_prompt false (prompt tokens left out of pooling) is not supported yet".into());
+        }
+        let on = |name: &str| modes.iter().any(|m| m == name);
+        Ok(PoolingConfig {
+            word_embedding_dimension: self
+                .embedding_dimension
+                .or(self.word_embedding_dimension)
+                .unwrap_or(hidden),
+            pooling_mode_cls_token: on("cls"),
+            pooling_mode_mean_tokens: on("mean"),
+            pooling_mode_max_tokens: on("max"),
+            pooling_mode_mean_sqrt_len_tokens: on("mean_sqrt_len_tokens"),
+        })
+    }
+}
+
 /// What the sentence-transformers files of a folder say, with sentence-transformers' defaults
 /// for a plain Hugging Face folder (mean pooling, no normalisation).
 #[derive(Debug, Clone)]
 pub struct SentenceConfig {
     pub pooling: PoolingConfig,
     pub normalize: bool,
-    /// `max_seq_length` from `sentence_bert_config.json`, when it has one.
+    /// The token limit the folder sets: `max_seq_length` in `sentence_bert_config.json`
+    /// (2.x-5.x), else `model_max_length` in `tokenizer_config.json` (6.x, and plain folders).
     pub max_seq_length: Option<usize>,
+    /// `do_lower_case` in `sentence_bert_config.json`: texts are lowercased before tokenising.
+    pub lowercase: bool,
+    /// The prompt sentence-transformers puts before every text (`default_prompt_name`).
+    pub default_prompt: Option<String>,
     /// Whether the folder had `modules.json` (a sentence-transformers folder).
     pub has_modules: bool,
 }
+
+/// The names `sentence_bert_config.json` had in older sentence-transformers versions, which
+/// still read them in this order.
+const SBERT_CONFIGS: &[&str] = &[
+    "sentence_bert_config.json",
+    "sentence_roberta_config.json",
+    "sentence_distilbert_config.json",
+    "sentence_camembert_config.json",
+    "sentence_albert_config.json",
+    "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+];
+
+/// Model limits above this are tokenizers' "no limit" placeholders (`1e30`), not limits.
+const NO_LIMIT: f64 = 1e9;
 
 impl SentenceConfig {
     pub fn from_dir(dir: &Path, hidden_size: usize) -> Result<Self> {
@@ -199,6 +396,8 @@ impl SentenceConfig {
             pooling: PoolingConfig::mean(hidden_size),
             normalize: false,
             max_seq_length: None,
+            lowercase: false,
+            default_prompt: None,
             has_modules: false,
         };
         if modules_path.exists() {
@@ -210,10 +409,8 @@ impl SentenceConfig {
                     "Transformer" => {}
                     "Pooling" => {
                         let p = dir.join(&m.path).join("config.json");
-                        cfg.pooling = read_json(&p)?;
-                        if cfg.pooling.is_empty() {
-                            return Err(Error::folder(dir, format!("{}: no pooling mode is on", p.display())));
-                        }
+                        let file: PoolingFile = read_json(&p)?;
+                        cfg.pooling = file.into_config(&p, hidden_size)?;
                     }
                     "Normalize" => cfg.normalize = true,
                     other => {
@@ -225,16 +422,64 @@ impl SentenceConfig {
                 }
             }
         }
-        let sbert = dir.join("sentence_bert_config.json");
-        if sbert.exists() {
-            #[derive(Deserialize)]
-            struct Sbert {
-                max_seq_length: Option<usize>,
-            }
-            let s: Sbert = read_json(&sbert)?;
-            cfg.max_seq_length = s.max_seq_length;
+        #[derive(Deserialize)]
+        struct Sbert {
+            max_seq_length: Option<usize>,
+            #[serde(default)]
+            do_lower_case: bool,
         }
+        if let Some(path) = SBERT_CONFIGS.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
+            let s: Sbert = read_json(&path)?;
+            cfg.max_seq_length = s.max_seq_length;
+            cfg.lowercase = s.do_lower_case;
+        }
+        if cfg.max_seq_length.is_none() {
+            cfg.max_seq_length = tokenizer_limit(dir)?;
+        }
+        cfg.default_prompt = default_prompt(dir)?;
         Ok(cfg)
+    }
+}
+
+/// `model_max_length` of `tokenizer_config.json`, unless it is a "no limit" placeholder.
+fn tokenizer_limit(dir: &Path) -> Result<Option<usize>> {
+    let path = dir.join("tokenizer_config.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct TokenizerConfig {
+        model_max_length: Option<f64>,
+    }
+    let t: TokenizerConfig = read_json(&path)?;
+    Ok(t.model_max_length
+        .filter(|n| *n >= 1.0 && *n < NO_LIMIT)
+        .map(|n| n as usize))
+}
+
+/// The prompt `config_sentence_transformers.json` names as the default, if any.
+fn default_prompt(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("config_sentence_transformers.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct StConfig {
+        #[serde(default)]
+        prompts: std::collections::HashMap<String, String>,
+        default_prompt_name: Option<String>,
+    }
+    let c: StConfig = read_json(&path)?;
+    let Some(name) = c.default_prompt_name else {
+        return Ok(None);
+    };
+    match c.prompts.get(&name) {
+        Some(p) if !p.is_empty() => Ok(Some(p.clone())),
+        Some(_) => Ok(None),
+        None => Err(Error::folder(
+            dir,
+            format!("config_sentence_transformers.json: default_prompt_name {name:?} is not one of its prompts"),
+        )),
     }
 }
 

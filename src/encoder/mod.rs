@@ -6,7 +6,10 @@ pub mod chunk;
 pub mod config;
 mod layers;
 mod mode;
+pub mod modernbert;
+mod mpnet;
 pub mod pooling;
+mod roberta;
 mod save;
 pub mod tokenize;
 pub mod weights;
@@ -63,7 +66,9 @@ impl EncoderOptions {
 /// The transformer under the pooling, one variant per model family.
 #[derive(Debug, Clone)]
 enum Backbone {
+    /// BERT, MPNet and (XLM-)RoBERTa share one layer stack.
     Bert(bert::Bert),
+    ModernBert(modernbert::ModernBert),
 }
 
 /// A loaded sentence-embedding model whose weights are trainable variables.
@@ -98,13 +103,15 @@ impl Encoder {
         }
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let sentence = SentenceConfig::from_dir(dir, config.hidden_size())?;
-        let max_pos = config.max_position_embeddings();
+        let max_pos = config.max_tokens();
         let max_len = opts
             .max_seq_length
             .or(sentence.max_seq_length)
             .unwrap_or(max_pos)
             .min(max_pos);
-        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?;
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?
+            .with_text_options(sentence.lowercase, sentence.default_prompt.clone())?;
+        tokenizer.check_vocab(config.vocab_size())?;
         // The CPU unless ATTUNE_DEVICE names a GPU; a device set in the options wins.
         let device = if opts.device.is_cpu() {
             crate::device::from_env()?
@@ -114,6 +121,9 @@ impl Encoder {
         let mut weights = weights::Weights::from_dir(dir, &device, opts.dtype)?;
         let backbone = match &config {
             ModelConfig::Bert(c) => Backbone::Bert(bert::Bert::load(c, &mut weights)?),
+            ModelConfig::Mpnet(c) => Backbone::Bert(mpnet::load(c, &mut weights)?),
+            ModelConfig::Roberta(c) => Backbone::Bert(roberta::load(c, &mut weights)?),
+            ModelConfig::ModernBert(c) => Backbone::ModernBert(modernbert::ModernBert::load(c, &mut weights)?),
         };
         let (varmap, extra) = weights.finish();
         Ok(Encoder {
@@ -192,16 +202,33 @@ impl Encoder {
     /// forward records its lookup (see [`WordRows`]) and the table itself gets no gradient, so
     /// the optimizer must be given [`Encoder::take_word_rows`] after each backward pass.
     pub fn capture_word_rows(&self, on: bool) {
-        match &self.backbone {
-            Backbone::Bert(b) => b.capture().set(on),
-        }
+        self.word_capture().set(on)
     }
 
     /// The lookups recorded since the last call (empty while capture is off).
     pub fn take_word_rows(&self) -> Vec<WordRows> {
+        self.word_capture().take()
+    }
+
+    fn word_capture(&self) -> &word_rows::Capture {
         match &self.backbone {
-            Backbone::Bert(b) => b.capture().take(),
+            Backbone::Bert(b) => b.capture(),
+            Backbone::ModernBert(m) => m.capture(),
         }
+    }
+
+    /// The trainable variable name of the word-embedding table (with the checkpoint's prefix),
+    /// whose gradients come as rows while capture is on.
+    pub fn word_table(&self) -> String {
+        let name = match &self.backbone {
+            Backbone::Bert(_) => WORD_TABLE,
+            Backbone::ModernBert(_) => modernbert::WORD_TABLE,
+        };
+        self.named_vars()
+            .into_iter()
+            .map(|(n, _)| n)
+            .find(|n| n.ends_with(name))
+            .unwrap_or_else(|| name.to_string())
     }
 
     pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch> {
@@ -212,6 +239,7 @@ impl Encoder {
     pub fn token_states(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
         match &self.backbone {
             Backbone::Bert(m) => m.forward(batch, mode),
+            Backbone::ModernBert(m) => m.forward(batch, mode),
         }
     }
 

@@ -29,33 +29,35 @@ const SKIP: &[&str] = &[
 pub(super) fn save(enc: &Encoder, dest: &Path) -> Result<()> {
     write_dir_atomic(dest, |tmp| {
         copy_tree(enc.dir(), tmp)?;
-        let sc = enc.sentence_config();
-        if !sc.has_modules {
-            let modules = vec![
-                ModuleEntry {
-                    idx: 0,
-                    name: "0".into(),
-                    path: "".into(),
-                    kind: "sentence_transformers.models.Transformer".into(),
-                },
-                ModuleEntry {
-                    idx: 1,
-                    name: "1".into(),
-                    path: "1_Pooling".into(),
-                    kind: "sentence_transformers.models.Pooling".into(),
-                },
-            ];
-            write_json(&tmp.join("modules.json"), &modules)?;
-            let pool_dir = tmp.join("1_Pooling");
-            std::fs::create_dir_all(&pool_dir).map_err(|e| Error::io(&pool_dir, e))?;
-            write_json(&pool_dir.join("config.json"), &sc.pooling)?;
-        }
-        if sc.max_seq_length != Some(enc.max_seq_length()) {
-            let v = serde_json::json!({"max_seq_length": enc.max_seq_length(), "do_lower_case": false});
-            write_json(&tmp.join("sentence_bert_config.json"), &v)?;
-        }
+        write_module_files(enc, tmp)?;
         save_safetensors(&enc.tensors(), &tmp.join("model.safetensors"))
     })
+}
+
+/// Writes the sentence-transformers files in the form every version reads: module types under
+/// `sentence_transformers.models`, the pooling modes as 2.x-5.x booleans (6.x converts them),
+/// and the token limit in `sentence_bert_config.json` (where 2.x-5.x look; 6.x reads it too).
+/// A folder written by 6.x is thereby saved in a form 5.x also loads.
+fn write_module_files(enc: &Encoder, tmp: &Path) -> Result<()> {
+    let sc = enc.sentence_config();
+    let module = |idx: usize, path: &str, kind: &str| ModuleEntry {
+        idx,
+        name: idx.to_string(),
+        path: path.into(),
+        kind: format!("sentence_transformers.models.{kind}"),
+    };
+    let mut modules = vec![module(0, "", "Transformer"), module(1, "1_Pooling", "Pooling")];
+    if sc.normalize {
+        modules.push(module(2, "2_Normalize", "Normalize"));
+        let dir = tmp.join("2_Normalize");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    write_json(&tmp.join("modules.json"), &modules)?;
+    let pool_dir = tmp.join("1_Pooling");
+    std::fs::create_dir_all(&pool_dir).map_err(|e| Error::io(&pool_dir, e))?;
+    write_json(&pool_dir.join("config.json"), &sc.pooling)?;
+    let v = serde_json::json!({"max_seq_length": enc.max_seq_length(), "do_lower_case": sc.lowercase});
+    write_json(&tmp.join("sentence_bert_config.json"), &v)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {

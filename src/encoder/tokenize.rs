@@ -46,6 +46,9 @@ pub struct TextTokenizer {
     specials: (Vec<u32>, Vec<u32>),
     /// The same tokenizer cutting and padding nothing (long texts in windows).
     whole: Tokenizer,
+    path: std::path::PathBuf,
+    /// The folder's default prompt, put before every text as sentence-transformers does.
+    prompt: Option<String>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -107,7 +110,60 @@ impl TextTokenizer {
             max_len,
             specials,
             whole,
+            path: path.to_path_buf(),
+            prompt: None,
         })
+    }
+
+    /// Applies a sentence-transformers folder's text settings: `do_lower_case` (a lowercasing
+    /// step before the tokenizer's own normaliser, as sentence-transformers adds one) and the
+    /// default prompt (before every text; long-text windows each start with it).
+    pub fn with_text_options(mut self, lowercase: bool, prompt: Option<String>) -> Result<Self> {
+        if lowercase {
+            for t in [&mut self.inner, &mut self.left, &mut self.whole] {
+                let mut steps = vec![tokenizers::NormalizerWrapper::from(tokenizers::normalizers::Lowercase)];
+                steps.extend(t.get_normalizer().cloned());
+                t.with_normalizer(Some(tokenizers::normalizers::Sequence::new(steps)))
+                    .map_err(|e| Error::Internal(format!("tokenizer: cannot add lowercasing: {e}")))?;
+            }
+        }
+        if let Some(p) = &prompt {
+            let ids = self
+                .whole
+                .encode(p.as_str(), false)
+                .map_err(|e| Error::Internal(format!("tokenizer failed on the prompt: {e}")))?;
+            self.specials.0.extend_from_slice(ids.get_ids());
+        }
+        self.prompt = prompt;
+        Ok(self)
+    }
+
+    /// `texts` with the default prompt before each, when the folder has one.
+    fn prompted<'a>(&self, texts: &[&'a str]) -> Vec<std::borrow::Cow<'a, str>> {
+        texts
+            .iter()
+            .map(|t| match &self.prompt {
+                Some(p) => std::borrow::Cow::Owned(format!("{p}{t}")),
+                None => std::borrow::Cow::Borrowed(*t),
+            })
+            .collect()
+    }
+
+    /// Fails when the tokenizer can produce ids past the model's word table (`vocab_size`):
+    /// a tokenizer of another model would otherwise index out of the table or embed garbage.
+    pub fn check_vocab(&self, vocab_size: usize) -> Result<()> {
+        let largest = self.inner.get_vocab(true).into_values().max().unwrap_or(0) as usize;
+        if largest >= vocab_size {
+            return Err(Error::Tokenizer {
+                path: self.path.clone(),
+                reason: format!(
+                    "it has token ids up to {largest}, but config.json's vocab_size is {vocab_size}: \
+                     this tokenizer does not belong to these weights (copy the model's own tokenizer.json \
+                     into the folder)"
+                ),
+            });
+        }
+        Ok(())
     }
 
     pub fn max_len(&self) -> usize {
@@ -133,7 +189,8 @@ impl TextTokenizer {
         } else {
             &self.inner
         };
-        tok.encode_batch(texts.to_vec(), true)
+        let texts: Vec<String> = self.prompted(texts).into_iter().map(|t| t.into_owned()).collect();
+        tok.encode_batch(texts, true)
             .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))
     }
 
@@ -249,8 +306,9 @@ impl TextTokenizer {
         t.with_truncation(None)
             .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
         t.with_padding(None);
+        let texts: Vec<String> = self.prompted(texts).into_iter().map(|t| t.into_owned()).collect();
         let enc = t
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(texts, true)
             .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
         Ok(enc.iter().map(|e| e.get_ids().len()).collect())
     }

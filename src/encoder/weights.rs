@@ -36,7 +36,7 @@ impl Weights {
     }
 
     pub fn from_tensors(path: PathBuf, tensors: HashMap<String, Tensor>, dtype: DType) -> Self {
-        let prefix = ["bert.", "model."]
+        let prefix = ["bert.", "model.", "roberta.", "mpnet."]
             .into_iter()
             .find(|p| tensors.keys().any(|k| k.starts_with(&format!("{p}embeddings."))))
             .unwrap_or("")

@@ -16,7 +16,7 @@ use super::loss::{
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
 use super::sampler::{setfit_pairs, BalancedBatches, ShuffledBatches};
 use super::{LossKind, TrainConfig};
-use crate::encoder::{Encoder, ForwardMode, WORD_TABLE};
+use crate::encoder::{Encoder, ForwardMode};
 use crate::error::{Error, Result};
 use crate::util::{write_atomic, write_dir_atomic};
 
@@ -334,7 +334,7 @@ pub fn train(
     // Row updates of the word table are a CPU kernel; on a GPU the table is updated densely.
     let rows = encoder.device().is_cpu();
     if rows {
-        opt = opt.with_row_updates(WORD_TABLE)?;
+        opt = opt.with_row_updates(&encoder.word_table())?;
     }
     encoder.capture_word_rows(rows);
     let _capture = RowCapture(encoder);

