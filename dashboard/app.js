@@ -213,6 +213,21 @@ function field(id, label, attrs = {}, hint) {
     hint ? el("p", { class: "hint" }, hint) : null);
 }
 
+/** Offers the server's catalogue of base models (GET /v1/bases), the allowed ones first. */
+async function fillBases(list) {
+  try {
+    const { bases } = await api("/v1/bases");
+    bases.sort((a, b) => Number(b.allowed) - Number(a.allowed));
+    for (const b of bases) {
+      const note = b.allowed ? "" : " (not allowed on this server)";
+      list.append(el("option", { value: b.hub_id },
+        `${b.name}: ${b.family}, ${Math.round(b.params_m)}M parameters, ${b.dim} dims, ${b.languages}, ${b.max_tokens} tokens${note}`));
+    }
+  } catch {
+    // The field still takes any model ID; the list is a convenience.
+  }
+}
+
 function settingsForm(ds, fileName) {
   const nick = fileName.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, 40);
   const loss = el("select", { id: "loss", name: "loss" },
@@ -227,7 +242,8 @@ function settingsForm(ds, fileName) {
   const form = el("form", { class: "card", id: "settings" },
     el("h2", {}, "Settings"),
     field("nickname", "Nickname", { required: "", value: nick, maxlength: "80" }, "How the model is listed; you can also use its ID."),
-    field("base", "Base model", { value: "sentence-transformers/all-MiniLM-L6-v2" }, "A Hugging Face model ID or a folder on the server."),
+    field("base", "Base model", { value: "sentence-transformers/all-MiniLM-L6-v2", list: "bases" }, "A known base (pick from the list: family, size, languages), a Hugging Face model ID or a folder on the server."),
+    el("datalist", { id: "bases", "data-testid": "bases" }),
     el("details", {},
       el("summary", {}, "Advanced hyper-parameters"),
       el("div", { class: "grid2" },
@@ -240,6 +256,7 @@ function settingsForm(ds, fileName) {
         el("div", {}, el("label", { for: "long-text" }, "Long texts"), longText))),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Start fine-tune")),
     el("div", { id: "start-error" }));
+  fillBases(form.querySelector("#bases"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const num = (id) => { const v = form.querySelector(`#${id}`).value; return v === "" ? undefined : Number(v); };

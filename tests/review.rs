@@ -1,5 +1,7 @@
 //! Every review problem on small crafted files, with the lines it names.
 
+mod common;
+
 use std::path::Path;
 
 use attune::data::review::{review, ModelView, Review, ReviewOptions};
@@ -126,6 +128,7 @@ fn truncation_mislabels_and_near_duplicates_use_the_model_view() {
     let view = ModelView {
         tokens: Some((&tokens, 256)),
         embeddings: Some(&emb),
+        language: None,
     };
     let r = review(&ds, &ReviewOptions::default(), view).unwrap();
     assert_eq!(lines(&r, "truncated_texts"), vec![vec![5]]);
@@ -134,4 +137,41 @@ fn truncation_mislabels_and_near_duplicates_use_the_model_view() {
     let near = lines(&r, "near_duplicates");
     assert!(near.contains(&vec![2, 5]), "{near:?}");
     assert!(r.embedding_checks);
+}
+
+/// Russian texts under the English-only default model: the review says the language does not
+/// fit and names multilingual bases; the same file under a model folder attune does not know
+/// (nothing said of its languages) gets no such warning.
+#[test]
+fn a_language_the_base_model_was_not_trained_on_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let mut body = String::from("text,label\n");
+    for i in 0..15 {
+        body.push_str(&format!(
+            "Где мой заказ номер {i}?,delivery\nВерните деньги за билет {i},refund\n"
+        ));
+    }
+    let ds = load(d.path(), "ru.csv", body.as_bytes());
+    let model = common::real_model();
+    let mut load_model = || attune::Encoder::load(&model, &attune::EncoderOptions::default());
+    let r = attune::data::review_with_model(&ds, &ReviewOptions::default(), Some(&mut load_model)).unwrap();
+    let p = problem(&r, "language_mismatch");
+    assert!(
+        p.message.contains("Cyrillic") && p.fix.contains("multilingual"),
+        "{p:?}"
+    );
+
+    let copy = tempfile::tempdir().unwrap();
+    for f in common::files_under(&model) {
+        let to = copy.path().join(&f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(model.join(&f), to).unwrap();
+    }
+    let mut load_copy = || attune::Encoder::load(copy.path(), &attune::EncoderOptions::default());
+    let r = attune::data::review_with_model(&ds, &ReviewOptions::default(), Some(&mut load_copy)).unwrap();
+    assert!(
+        r.problems.iter().all(|p| p.kind != "language_mismatch"),
+        "{:#?}",
+        r.problems
+    );
 }

@@ -143,6 +143,16 @@ fn every_route_auth_limits_and_a_whole_finetune_cycle() {
     // Health needs no key; everything else does.
     let (code, body) = call_with("GET", &server.url("/health"), None, None);
     assert_eq!((code, body["status"].as_str()), (200, Some("ok")));
+
+    // The catalogue of bases, each marked allowed (this server allows any model).
+    let (code, body) = call("GET", &server.url("/v1/bases"), None);
+    assert_eq!(code, 200, "{body}");
+    let bases = body["bases"].as_array().unwrap();
+    let find = |name: &str| bases.iter().find(|b| b["name"] == name).unwrap();
+    assert!(bases.iter().all(|b| b["allowed"] == true), "{body}");
+    assert_eq!(find("mpnet")["family"], "MPNet");
+    assert_eq!(find("mpnet")["hub_id"], "sentence-transformers/all-mpnet-base-v2");
+    assert_eq!(find("multilingual-minilm")["multilingual"], true);
     let req = serde_json::json!({"texts": ["cheap flight"], "model": bm});
     let (code, body) = call_with("POST", &server.url("/v1/embed"), Some(req.clone()), None);
     assert_eq!(code, 401);

@@ -1,5 +1,6 @@
 //! Command-line arguments and dispatch. Each command lives in its own file and calls the library.
 
+mod bases;
 mod classify;
 mod columns;
 mod demo;
@@ -48,6 +49,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// The demo: review, fine-tune and classify on the example dataset that ships with attune.
     Demo(demo::DemoArgs),
+    /// The base models attune knows (families, sizes, languages) and where each comes from.
+    Bases(bases::BasesArgs),
 }
 
 impl Cli {
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Models(a) => models::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Bases(a) => bases::run(a),
     }
 }
 

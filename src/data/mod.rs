@@ -2,6 +2,7 @@
 //! validation split.
 
 pub mod dataset;
+pub mod language;
 pub mod review;
 pub mod review_model;
 pub mod split;

@@ -107,6 +107,8 @@ pub struct ModelView<'a> {
     pub tokens: Option<(&'a [usize], usize)>,
     /// One embedding per example.
     pub embeddings: Option<&'a [Vec<f32>]>,
+    /// Whether the data's language fits the base model.
+    pub language: Option<&'a super::language::LanguageFit<'a>>,
 }
 
 fn normalise(text: &str) -> String {
@@ -395,6 +397,9 @@ pub fn review(ds: &Dataset, opts: &ReviewOptions, view: ModelView) -> Result<Rev
     }
     if let Some(emb) = view.embeddings {
         embedding_checks(ds, emb, opts, &mut problems)?;
+    }
+    if let Some(fit) = view.language {
+        super::language::language_checks(&ds.examples, fit, &mut problems);
     }
 
     problems.sort_by_key(|p| p.severity);

@@ -3,6 +3,7 @@
 //! took 19 s and 2.7 GB to be refused), and each text is cut before tokenizing (a 50 MB text
 //! took 5.7 GB) to what can tell whether it passes the model's limit.
 
+use super::language::LanguageFit;
 use super::review::{review, ModelView, Review, ReviewOptions};
 use super::Dataset;
 use crate::encoder::Encoder;
@@ -41,12 +42,21 @@ pub fn review_with_model(
         .collect();
     let tokens = enc.tokenizer().untruncated_lengths(&texts)?;
     let emb = enc.embed(&texts, 64)?;
+    let (unknown, content) = enc.tokenizer().unknown_counts(&texts)?;
+    let known = crate::source::catalog::for_dir(enc.dir());
+    let language = LanguageFit {
+        unknown,
+        tokens: content,
+        base: known.map_or("the model in this folder", |b| b.hub_id),
+        english_only: known.is_some_and(|b| !b.multilingual),
+    };
     review(
         ds,
         opts,
         ModelView {
             tokens: Some((&tokens, limit)),
             embeddings: Some(&emb),
+            language: Some(&language),
         },
     )
 }

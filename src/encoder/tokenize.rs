@@ -267,6 +267,23 @@ impl TextTokenizer {
         Ok((e.get_ids().to_vec(), e.get_offsets().to_vec()))
     }
 
+    /// Unknown tokens and all tokens (special tokens left out) of each text: how much of the
+    /// text the vocabulary cannot represent. Byte-level vocabularies have no unknown token.
+    pub fn unknown_counts(&self, texts: &[&str]) -> Result<(Vec<usize>, Vec<usize>)> {
+        let unk = ["[UNK]", "<unk>"].iter().find_map(|t| self.whole.token_to_id(t));
+        let enc = self
+            .whole
+            .encode_batch(texts.to_vec(), false)
+            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
+        Ok(enc
+            .iter()
+            .map(|e| {
+                let unknown = e.get_ids().iter().filter(|id| Some(**id) == unk).count();
+                (unknown, e.get_ids().len())
+            })
+            .unzip())
+    }
+
     /// `ids` with the model's special tokens around them, as the tokenizer adds them.
     pub fn with_specials(&self, ids: &[u32]) -> Vec<u32> {
         let (pre, post) = &self.specials;

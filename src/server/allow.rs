@@ -32,7 +32,14 @@ impl AllowList {
     /// Ok when a fine-tune may start from `spec`: only the allowed base models (the job runner
     /// resolves a base by folder or Hub id, never through the registry).
     pub fn check_base(&self, spec: &str) -> Result<()> {
-        if self.any || self.models.iter().any(|m| m == spec) {
+        // A short name of the catalogue stands for its Hub id, whichever of the two was allowed.
+        let hub_id = crate::source::catalog::expand(spec);
+        if self.any
+            || self
+                .models
+                .iter()
+                .any(|m| m == spec || crate::source::catalog::expand(m) == hub_id)
+        {
             return Ok(());
         }
         Err(Error::ModelNotAllowed {
@@ -52,5 +59,24 @@ impl AllowList {
             return Ok(());
         }
         Err(not_allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_name_and_its_hub_id_are_one_base() {
+        let allow = AllowList::default();
+        assert!(allow.check_base("minilm").is_ok());
+        assert!(allow.check_base(crate::DEFAULT_MODEL).is_ok());
+        assert!(allow.check_base("mpnet").is_err());
+        let mpnet = AllowList {
+            models: vec!["mpnet".into()],
+            any: false,
+        };
+        assert!(mpnet.check_base("sentence-transformers/all-mpnet-base-v2").is_ok());
+        assert!(mpnet.check_base("minilm").is_err());
     }
 }

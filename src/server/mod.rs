@@ -168,6 +168,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/finetuned-models/{id}/map", get(routes::get_map))
         .route("/v1/models", get(openai::list_models))
+        .route("/v1/bases", get(routes::list_bases))
         .route("/v1/models/{*id}", get(openai::get_model))
         .route("/v1/datasets/{id}", get(routes::get_dataset))
         .route("/metrics", get(routes::metrics))

@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         embed, embed_v2, classify, embeddings, upload_dataset, get_dataset, create_finetune, get_finetune,
-        delete_finetune, get_map, list_finetuned, list_models, get_model, health, metrics
+        delete_finetune, get_map, list_finetuned, list_bases, list_models, get_model, health, metrics
     ),
     components(schemas(ErrorBody, MapMethod)),
     modifiers(&BearerAuth),
@@ -133,6 +133,10 @@ fn get_map() {}
     responses((status = 200, body = ModelList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 fn list_finetuned() {}
 
+#[utoipa::path(get, path = "/v1/bases", description = "The base models attune knows (family, size, dimension, languages, token limit), each marked allowed or not on this server, and where the server can have it from.",
+    responses((status = 200, body = BaseList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+fn list_bases() {}
+
 #[utoipa::path(get, path = "/v1/models", description = "OpenAI's model list: the ready fine-tuned models and the allowed base models.",
     responses((status = 200, body = OpenAiModelList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 fn list_models() {}
@@ -167,6 +171,7 @@ mod tests {
             ("/v1/finetuned-models/{id}", "delete"),
             ("/v1/finetuned-models/{id}/map", "get"),
             ("/v1/models", "get"),
+            ("/v1/bases", "get"),
             ("/health", "get"),
             ("/metrics", "get"),
         ] {

@@ -467,6 +467,30 @@ pub async fn list_models(State(st): State<Arc<AppState>>) -> ApiResult<ApiJson<M
     }))
 }
 
+/// `GET /v1/bases`: the catalogue of known base models, each marked allowed or not here.
+pub async fn list_bases(State(st): State<Arc<AppState>>) -> ApiResult<ApiJson<BaseList>> {
+    let bases = blocking(move || {
+        let sources = crate::SourceOptions::from_env();
+        Ok(crate::source::catalog::bases(&sources)
+            .into_iter()
+            .map(|s| BaseModel {
+                allowed: st.allow.check_base(s.base.hub_id).is_ok(),
+                name: s.base.name.into(),
+                hub_id: s.base.hub_id.into(),
+                family: s.base.family.into(),
+                params_m: s.base.params_m,
+                dim: s.base.dim,
+                max_tokens: s.base.max_tokens,
+                languages: s.base.languages.into(),
+                multilingual: s.base.multilingual,
+                fetch: s.fetch,
+            })
+            .collect())
+    })
+    .await?;
+    Ok(ApiJson(BaseList { bases }))
+}
+
 pub async fn metrics(State(st): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
     let home = st.home.clone();
     let all = blocking(move || Registry::open(&home)?.list(true)).await?;

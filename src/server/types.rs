@@ -433,6 +433,31 @@ pub struct ModelList {
     pub models: Vec<FinetunedModel>,
 }
 
+/// A base model of attune's catalogue, as `GET /v1/bases` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BaseModel {
+    /// The short name `base_model` takes (as does the Hub id).
+    pub name: String,
+    pub hub_id: String,
+    /// BERT, MPNet, XLM-RoBERTa or ModernBERT.
+    pub family: String,
+    /// Parameters, in millions.
+    pub params_m: f32,
+    pub dim: usize,
+    pub max_tokens: usize,
+    pub languages: String,
+    pub multilingual: bool,
+    /// Whether this server lets fine-tunes start from it (`--allow-model`).
+    pub allowed: bool,
+    /// Where the server can have it from: on disk, the Hub, or PyPI.
+    pub fetch: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BaseList {
+    pub bases: Vec<BaseModel>,
+}
+
 /// Every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {

