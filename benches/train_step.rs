@@ -2,7 +2,7 @@
 //! in-batch cosine loss over labels), after warm-up steps. Prints one JSON line (seconds per step,
 //! sentences/s, peak RSS). `bench/train_step.sh` runs it beside PyTorch in the same run.
 //!
-//! cargo bench --bench train_step -- [--data FILE] [--steps 10] [--batch-size 32]
+//! cargo bench --bench train_step -- [--data FILE] [--steps 10] [--batch-size 32] [--model M]
 
 mod common;
 
@@ -11,7 +11,6 @@ use std::time::Instant;
 use common::{arg, peak_rss_mib};
 
 use attune::data::{Dataset, LoadOptions};
-use attune::encoder::WORD_TABLE;
 use attune::train::loss::in_batch_cosine;
 use attune::train::optim::{AdamW, AdamWConfig};
 use attune::{Encoder, EncoderOptions, ForwardMode};
@@ -35,7 +34,8 @@ fn main() {
     let mut labels: Vec<&str> = ds.examples.iter().map(|e| e.label.as_str()).collect();
     labels.sort();
     labels.dedup();
-    let dir = attune::resolve_model(attune::DEFAULT_MODEL, &attune::SourceOptions::from_env())
+    let model = arg(&args, "--model", attune::DEFAULT_MODEL);
+    let dir = attune::resolve_model(&model, &attune::SourceOptions::from_env())
         .expect("model")
         .dir;
     let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
@@ -44,7 +44,7 @@ fn main() {
     let dense = args.iter().any(|a| a == "--dense-word-grads");
     let mut opt = AdamW::new(enc.named_vars(), AdamWConfig::default()).expect("optimizer");
     if !dense {
-        opt = opt.with_row_updates(WORD_TABLE).expect("row updates");
+        opt = opt.with_row_updates(&enc.word_table()).expect("row updates");
         enc.capture_word_rows(true);
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -72,6 +72,7 @@ fn main() {
         "{}",
         serde_json::json!({
             "engine": if dense { "attune (dense word-table gradient)" } else { "attune" },
+            "model": model,
             "batch_size": bs,
             "steps": steps,
             "seconds_per_step": per_step,
