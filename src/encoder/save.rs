@@ -30,6 +30,7 @@ pub(super) fn save(enc: &Encoder, dest: &Path) -> Result<()> {
     write_dir_atomic(dest, |tmp| {
         copy_tree(enc.dir(), tmp)?;
         write_module_files(enc, tmp)?;
+        portable_tokenizer_config(&tmp.join("tokenizer_config.json"))?;
         save_safetensors(&enc.tensors(), &tmp.join("model.safetensors"))
     })
 }
@@ -58,6 +59,34 @@ fn write_module_files(enc: &Encoder, tmp: &Path) -> Result<()> {
     write_json(&pool_dir.join("config.json"), &sc.pooling)?;
     let v = serde_json::json!({"max_seq_length": enc.max_seq_length(), "do_lower_case": sc.lowercase});
     write_json(&tmp.join("sentence_bert_config.json"), &v)
+}
+
+/// transformers 5 writes two things into `tokenizer_config.json` that transformers 4 (under
+/// sentence-transformers 5.x and older) cannot load: the class name `TokenizersBackend` and
+/// `extra_special_tokens` as a list. Both are rewritten into what either reads: the generic fast
+/// tokenizer class, and the list left out (its tokens are the named special tokens already).
+/// The file is someone else's format, so it is edited as JSON, keeping every other key.
+fn portable_tokenizer_config(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let Ok(serde_json::Value::Object(mut cfg)) = serde_json::from_str(&text) else {
+        return Ok(());
+    };
+    let mut changed = false;
+    if cfg.get("tokenizer_class").and_then(|c| c.as_str()) == Some("TokenizersBackend") {
+        cfg.insert("tokenizer_class".into(), "PreTrainedTokenizerFast".into());
+        changed = true;
+    }
+    if cfg.get("extra_special_tokens").is_some_and(|v| v.is_array()) {
+        cfg.remove("extra_special_tokens");
+        changed = true;
+    }
+    if changed {
+        write_json(path, &cfg)?;
+    }
+    Ok(())
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
