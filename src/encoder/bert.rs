@@ -199,17 +199,8 @@ impl Embeddings {
     fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
         let (b, t) = batch.ids.dims2()?;
         let h = self.word.dim(1)?;
-        let ids = batch.ids.flatten_all()?;
         let types = batch.type_ids.flatten_all()?;
-        let captured = match mode {
-            ForwardMode::Train(_) => self.capture.lookup(&self.word, &ids)?,
-            _ => None,
-        };
-        let words = match captured {
-            Some(rows) => rows,
-            None => w(&self.word, mode).index_select(&ids, 0)?,
-        }
-        .reshape((b, t, h))?;
+        let words = self.capture.words(&self.word, &batch.ids, mode)?;
         let pos = w(&self.position, mode)
             .narrow(0, self.position_offset, t)?
             .unsqueeze(0)?;

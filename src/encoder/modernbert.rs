@@ -246,18 +246,9 @@ impl ModernBert {
 
     /// Token states of shape (batch, seq, hidden).
     pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
-        let (b, t) = batch.ids.dims2()?;
+        let t = batch.ids.dim(1)?;
         let h = self.word.dim(1)?;
-        let ids = batch.ids.flatten_all()?;
-        let captured = match mode {
-            ForwardMode::Train(_) => self.capture.lookup(&self.word, &ids)?,
-            _ => None,
-        };
-        let words = match captured {
-            Some(rows) => rows,
-            None => super::layers::w(&self.word, mode).index_select(&ids, 0)?,
-        }
-        .reshape((b, t, h))?;
+        let words = self.capture.words(&self.word, &batch.ids, mode)?;
         let mut x = self.embed_norm.forward(&words, mode)?;
         x = dropout(&x, self.dropouts.0, mode)?;
         let dtype = x.dtype();

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{Tensor, Var};
 
+use super::layers::w;
+use super::mode::ForwardMode;
 use crate::error::Result;
 
 /// The name of the table whose gradients come as rows.
@@ -38,6 +40,23 @@ impl Capture {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// The word vectors of a batch's ids (batch, seq) as (batch, seq, hidden): through
+    /// [`Capture::lookup`] in training, from the table (detached for inference) otherwise.
+    pub fn words(&self, table: &Tensor, ids: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let h = table.dim(1)?;
+        let flat = ids.flatten_all()?;
+        let captured = match mode {
+            ForwardMode::Train(_) => self.lookup(table, &flat)?,
+            _ => None,
+        };
+        let rows = match captured {
+            Some(rows) => rows,
+            None => w(table, mode).index_select(&flat, 0)?,
+        };
+        Ok(rows.reshape((b, t, h))?)
     }
 
     /// The rows of `table` at `ids` (flat), recorded as a new leaf when capture is on, else

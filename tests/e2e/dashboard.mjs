@@ -74,6 +74,12 @@ try {
   // Settings, advanced folded away; start.
   check(!(await page.getByLabel("Epochs").isVisible()), "advanced hyper-parameters start folded");
   await page.getByLabel("Nickname").fill("demo-e2e");
+  // The base-model field offers the server's catalogue (GET /v1/bases), allowed ones first.
+  await page.locator("[data-testid=bases] option").first().waitFor({ state: "attached" });
+  const offered = await page.locator("[data-testid=bases] option").evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+  check(offered.some(([v, t]) => v === "sentence-transformers/all-mpnet-base-v2" && t.includes("MPNet")),
+    `the base list offers MPNet with its family (${JSON.stringify(offered.slice(0, 3))})`);
+  check(offered.some(([, t]) => t.includes("not allowed on this server")), "bases the server does not allow are marked");
   await page.getByLabel("Base model").fill(MODEL);
   await page.getByText("Advanced hyper-parameters").click();
   await page.getByLabel("Epochs").fill("3");
