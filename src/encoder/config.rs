@@ -372,6 +372,17 @@ pub struct SentenceConfig {
     pub default_prompt: Option<String>,
     /// Whether the folder had `modules.json` (a sentence-transformers folder).
     pub has_modules: bool,
+    /// `tokenizer_class` in `tokenizer_config.json` (transformers rebuilds some classes' pipelines).
+    pub tokenizer_class: Option<String>,
+}
+
+impl SentenceConfig {
+    /// Whether transformers rebuilds this tokenizer as XLM-R's, splitting on whitespace first.
+    pub fn xlmr_tokenizer(&self) -> bool {
+        self.tokenizer_class
+            .as_deref()
+            .is_some_and(|c| c.trim_end_matches("Fast") == "XLMRobertaTokenizer")
+    }
 }
 
 /// The names `sentence_bert_config.json` had in older sentence-transformers versions, which
@@ -399,6 +410,7 @@ impl SentenceConfig {
             lowercase: false,
             default_prompt: None,
             has_modules: false,
+            tokenizer_class: None,
         };
         if modules_path.exists() {
             cfg.has_modules = true;
@@ -433,28 +445,33 @@ impl SentenceConfig {
             cfg.max_seq_length = s.max_seq_length;
             cfg.lowercase = s.do_lower_case;
         }
+        let tokenizer = tokenizer_config(dir)?;
         if cfg.max_seq_length.is_none() {
-            cfg.max_seq_length = tokenizer_limit(dir)?;
+            cfg.max_seq_length = tokenizer
+                .model_max_length
+                .filter(|n| *n >= 1.0 && *n < NO_LIMIT)
+                .map(|n| n as usize);
         }
+        cfg.tokenizer_class = tokenizer.tokenizer_class;
         cfg.default_prompt = default_prompt(dir)?;
         Ok(cfg)
     }
 }
 
-/// `model_max_length` of `tokenizer_config.json`, unless it is a "no limit" placeholder.
-fn tokenizer_limit(dir: &Path) -> Result<Option<usize>> {
+/// What attune reads of `tokenizer_config.json` (everything when it is absent).
+#[derive(Debug, Default, Deserialize)]
+struct TokenizerConfig {
+    /// Where sentence-transformers 6.x keeps the token limit; may be a "no limit" placeholder.
+    model_max_length: Option<f64>,
+    tokenizer_class: Option<String>,
+}
+
+fn tokenizer_config(dir: &Path) -> Result<TokenizerConfig> {
     let path = dir.join("tokenizer_config.json");
     if !path.exists() {
-        return Ok(None);
+        return Ok(TokenizerConfig::default());
     }
-    #[derive(Deserialize)]
-    struct TokenizerConfig {
-        model_max_length: Option<f64>,
-    }
-    let t: TokenizerConfig = read_json(&path)?;
-    Ok(t.model_max_length
-        .filter(|n| *n >= 1.0 && *n < NO_LIMIT)
-        .map(|n| n as usize))
+    read_json(&path)
 }
 
 /// The prompt `config_sentence_transformers.json` names as the default, if any.

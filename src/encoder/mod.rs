@@ -109,8 +109,11 @@ impl Encoder {
             .or(sentence.max_seq_length)
             .unwrap_or(max_pos)
             .min(max_pos);
-        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?
-            .with_text_options(sentence.lowercase, sentence.default_prompt.clone())?;
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?.with_text_options(
+            sentence.lowercase,
+            sentence.default_prompt.clone(),
+            sentence.xlmr_tokenizer(),
+        )?;
         tokenizer.check_vocab(config.vocab_size())?;
         // The CPU unless ATTUNE_DEVICE names a GPU; a device set in the options wins.
         let device = if opts.device.is_cpu() {

@@ -116,9 +116,21 @@ impl TextTokenizer {
     }
 
     /// Applies a sentence-transformers folder's text settings: `do_lower_case` (a lowercasing
-    /// step before the tokenizer's own normaliser, as sentence-transformers adds one) and the
-    /// default prompt (before every text; long-text windows each start with it).
-    pub fn with_text_options(mut self, lowercase: bool, prompt: Option<String>) -> Result<Self> {
+    /// step before the tokenizer's own normaliser, as sentence-transformers adds one), the
+    /// default prompt (before every text; long-text windows each start with it), and, for
+    /// XLM-R's tokenizer, splitting on whitespace before the SentencePiece step (see
+    /// [`split_on_whitespace`]).
+    pub fn with_text_options(
+        mut self,
+        lowercase: bool,
+        prompt: Option<String>,
+        whitespace_split: bool,
+    ) -> Result<Self> {
+        if whitespace_split {
+            for t in [&mut self.inner, &mut self.left, &mut self.whole] {
+                split_on_whitespace(t);
+            }
+        }
         if lowercase {
             for t in [&mut self.inner, &mut self.left, &mut self.whole] {
                 let mut steps = vec![tokenizers::NormalizerWrapper::from(tokenizers::normalizers::Lowercase)];
@@ -233,6 +245,22 @@ impl TextTokenizer {
             mask: Tensor::from_vec(mask, (n, seq), device)?,
             lengths,
         })
+    }
+}
+
+/// Puts a whitespace split before a bare `Metaspace` pre-tokenizer, as transformers 5 rebuilds
+/// XLM-R's tokenizer (and as SentencePiece itself drops extra whitespace). The `tokenizer.json`
+/// files on the Hub, made by transformers 4's converter, run `Metaspace` alone, which turns
+/// trailing or repeated spaces into extra `▁` tokens: "trailing  " gets one more token than the
+/// reference gives, and its embedding moved by up to 0.58 on a model of real size.
+fn split_on_whitespace(t: &mut Tokenizer) {
+    use tokenizers::pre_tokenizers::{sequence::Sequence, whitespace::WhitespaceSplit, PreTokenizerWrapper};
+    if let Some(PreTokenizerWrapper::Metaspace(m)) = t.get_pre_tokenizer() {
+        let steps = vec![
+            PreTokenizerWrapper::WhitespaceSplit(WhitespaceSplit),
+            PreTokenizerWrapper::Metaspace(m.clone()),
+        ];
+        t.with_pre_tokenizer(Some(Sequence::new(steps)));
     }
 }
 
