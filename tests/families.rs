@@ -67,7 +67,7 @@ fn check_parity_of(name: &str, enc: &Encoder) {
     let texts: Vec<&str> = fx.items.iter().map(|i| i.text.as_str()).collect();
     for item in &fx.items {
         assert_eq!(
-            ids(&enc, &item.text),
+            ids(enc, &item.text),
             item.input_ids,
             "{name}: token ids of {:?}",
             item.text
