@@ -10,7 +10,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use common::grad::{check_finite_differences, contrastive_loss};
+use common::grad::{check_encoder_gradients, check_finite_differences, contrastive_loss};
 use common::{files_under, max_abs_diff, snapshot, tiny_model, unchanged};
 
 const TEXTS: &[&str] = &[
@@ -52,16 +52,7 @@ fn one_optimizer_step_changes_every_trainable_tensor() {
 fn finite_differences_agree_with_backprop_in_f64() {
     let dir = tiny_model(&TinySpec::default());
     let enc = Encoder::load(dir.path(), &EncoderOptions::default().with_dtype(DType::F64)).unwrap();
-    let batch = enc.tokenize(TEXTS).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let proj: Vec<f64> = (0..enc.dim() * 3).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
-    let proj = Tensor::from_vec(proj, (enc.dim(), 3), enc.device()).unwrap();
-    let loss = || -> Tensor {
-        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
-        let p = emb.matmul(&proj).unwrap();
-        (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
-    };
-    check_finite_differences(&enc.named_vars(), &loss, &mut rng);
+    check_encoder_gradients(&enc, TEXTS, 3);
 }
 
 /// The cross-entropy loss through a linear head (the `ce` recipe): finite differences in f64

@@ -13,12 +13,12 @@ use std::path::PathBuf;
 use attune::train::optim::{AdamW, AdamWConfig};
 use attune::{Encoder, EncoderOptions, ForwardMode};
 use candle_core::DType;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use common::grad::{check_finite_differences, contrastive_loss};
-use common::{max_abs_diff, snapshot, unchanged};
+use common::grad::{check_encoder_gradients, contrastive_loss};
+use common::{assert_both_paths_match, snapshot, unchanged};
 
 /// Largest allowed difference to sentence-transformers, per element.
 const TOLERANCE: f32 = 1e-4;
@@ -77,26 +77,8 @@ fn check_parity_of(name: &str, enc: &Encoder) {
         fx.items.iter().any(|i| i.input_ids.len() == fx.max_seq_length),
         "{name}: the fixture has a text past the limit"
     );
-    // The fused inference kernels, in batches of mixed lengths.
-    let fast = enc.embed(&texts, 4).unwrap();
-    // The differentiable training kernels, all in one padded batch.
-    let batch = enc.tokenize(&texts).unwrap();
-    let exact = enc
-        .forward(&batch, &mut ForwardMode::Exact)
-        .unwrap()
-        .to_vec2::<f32>()
-        .unwrap();
-    let mut worst = 0f32;
-    for ((item, f), e) in fx.items.iter().zip(&fast).zip(&exact) {
-        let (df, de) = (max_abs_diff(f, &item.embedding), max_abs_diff(e, &item.embedding));
-        assert!(df <= TOLERANCE, "{name}: fused path off by {df:e} on {:?}", item.text);
-        assert!(
-            de <= TOLERANCE,
-            "{name}: training path off by {de:e} on {:?}",
-            item.text
-        );
-        worst = worst.max(df).max(de);
-    }
+    let want: Vec<&[f32]> = fx.items.iter().map(|i| i.embedding.as_slice()).collect();
+    let worst = assert_both_paths_match(enc, &texts, &want, TOLERANCE, name);
     eprintln!("{name} ({}): worst difference {worst:e}", fx.model_type);
 }
 
@@ -168,18 +150,8 @@ fn one_step_changes_every_weight_of_every_family() {
 }
 
 fn finite_differences(name: &str, seed: u64) {
-    let enc = load(name, DType::F64);
     // Two texts keep it short: every variable is perturbed four times, twice each.
-    let batch = enc.tokenize(&TEXTS[..2]).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let proj: Vec<f64> = (0..enc.dim() * 3).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
-    let proj = candle_core::Tensor::from_vec(proj, (enc.dim(), 3), enc.device()).unwrap();
-    let loss = || {
-        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
-        let p = emb.matmul(&proj).unwrap();
-        (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
-    };
-    check_finite_differences(&enc.named_vars(), &loss, &mut rng);
+    check_encoder_gradients(&load(name, DType::F64), &TEXTS[..2], seed);
 }
 
 #[test]

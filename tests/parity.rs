@@ -11,7 +11,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use serde::Deserialize;
 
-use common::{max_abs_diff, real_model};
+use common::real_model;
 
 /// Largest allowed difference to sentence-transformers, per element.
 const TOLERANCE: f32 = 1e-4;
@@ -65,23 +65,8 @@ fn check_parity(name: &str, model: &std::path::Path) {
         fx.max_seq_length
     );
 
-    // Fused inference kernels, in batches of mixed lengths.
-    let fast = enc.embed(&texts, 4).unwrap();
-    // The differentiable training kernels, all in one padded batch.
-    let batch = enc.tokenize(&texts).unwrap();
-    let exact = enc
-        .forward(&batch, &mut ForwardMode::Exact)
-        .unwrap()
-        .to_vec2::<f32>()
-        .unwrap();
-    let mut worst = 0.0f32;
-    for ((item, f), e) in fx.items.iter().zip(&fast).zip(&exact) {
-        let df = max_abs_diff(f, &item.embedding);
-        let de = max_abs_diff(e, &item.embedding);
-        worst = worst.max(df).max(de);
-        assert!(df < TOLERANCE, "inference path differs by {df:e} on {:?}", item.text);
-        assert!(de < TOLERANCE, "training path differs by {de:e} on {:?}", item.text);
-    }
+    let want: Vec<&[f32]> = fx.items.iter().map(|i| i.embedding.as_slice()).collect();
+    let worst = common::assert_both_paths_match(&enc, &texts, &want, TOLERANCE, name);
     eprintln!("{name}: max abs difference to sentence-transformers: {worst:e}");
 }
 

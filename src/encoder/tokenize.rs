@@ -150,15 +150,14 @@ impl TextTokenizer {
         Ok(self)
     }
 
-    /// `texts` with the default prompt before each, when the folder has one.
-    fn prompted<'a>(&self, texts: &[&'a str]) -> Vec<std::borrow::Cow<'a, str>> {
-        texts
-            .iter()
-            .map(|t| match &self.prompt {
-                Some(p) => std::borrow::Cow::Owned(format!("{p}{t}")),
-                None => std::borrow::Cow::Borrowed(*t),
-            })
-            .collect()
+    /// Encodes `texts` with `tok`, the default prompt before each when the folder has one
+    /// (texts are copied only then).
+    fn encode_all(&self, tok: &Tokenizer, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        let done = match &self.prompt {
+            Some(p) => tok.encode_batch(texts.iter().map(|t| format!("{p}{t}")).collect(), true),
+            None => tok.encode_batch(texts.to_vec(), true),
+        };
+        done.map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))
     }
 
     /// Fails when the tokenizer can produce ids past the model's word table (`vocab_size`):
@@ -201,9 +200,7 @@ impl TextTokenizer {
         } else {
             &self.inner
         };
-        let texts: Vec<String> = self.prompted(texts).into_iter().map(|t| t.into_owned()).collect();
-        tok.encode_batch(texts, true)
-            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))
+        self.encode_all(tok, texts)
     }
 
     /// Tokenises a batch into tensors on `device`.
@@ -347,14 +344,7 @@ impl TextTokenizer {
 
     /// Token count of each text without truncation (to find texts that will be cut).
     pub fn untruncated_lengths(&self, texts: &[&str]) -> Result<Vec<usize>> {
-        let mut t = self.inner.clone();
-        t.with_truncation(None)
-            .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
-        t.with_padding(None);
-        let texts: Vec<String> = self.prompted(texts).into_iter().map(|t| t.into_owned()).collect();
-        let enc = t
-            .encode_batch(texts, true)
-            .map_err(|e| Error::Internal(format!("tokenizer failed: {e}")))?;
+        let enc = self.encode_all(&self.whole, texts)?;
         Ok(enc.iter().map(|e| e.get_ids().len()).collect())
     }
 }

@@ -1,8 +1,25 @@
 //! Gradient checks shared by the encoder tests of every model family.
 
+use attune::{Encoder, ForwardMode};
 use candle_core::{Tensor, Var};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Finite differences against backpropagation for every variable of `enc` (loaded in f64),
+/// through a loss that depends on every embedding dimension: the squares of a seeded random
+/// projection plus [`contrastive_loss`].
+pub fn check_encoder_gradients(enc: &Encoder, texts: &[&str], seed: u64) {
+    let batch = enc.tokenize(texts).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let proj: Vec<f64> = (0..enc.dim() * 3).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
+    let proj = Tensor::from_vec(proj, (enc.dim(), 3), enc.device()).unwrap();
+    let loss = || -> Tensor {
+        let emb = enc.forward(&batch, &mut ForwardMode::Exact).unwrap();
+        let p = emb.matmul(&proj).unwrap();
+        (p.sqr().unwrap().sum_all().unwrap() + contrastive_loss(&emb)).unwrap()
+    };
+    check_finite_differences(&enc.named_vars(), &loss, &mut rng);
+}
 
 /// A loss that depends on every embedding dimension: squared error of the cosine matrix
 /// against "each text is only like itself".

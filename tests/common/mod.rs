@@ -35,6 +35,27 @@ pub fn real_model() -> PathBuf {
     .clone()
 }
 
+/// Embeds `texts` through both paths, the fused inference kernels (mixed-length batches of 4)
+/// and the differentiable training kernels (one padded batch), and asserts every vector is
+/// within `tol` of `want` (per element, exclusive). Returns the largest difference.
+pub fn assert_both_paths_match(enc: &attune::Encoder, texts: &[&str], want: &[&[f32]], tol: f32, name: &str) -> f32 {
+    let fast = enc.embed(texts, 4).unwrap();
+    let batch = enc.tokenize(texts).unwrap();
+    let exact = enc
+        .forward(&batch, &mut attune::ForwardMode::Exact)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let mut worst = 0f32;
+    for (((text, w), f), e) in texts.iter().zip(want).zip(&fast).zip(&exact) {
+        let (df, de) = (max_abs_diff(f, w), max_abs_diff(e, w));
+        assert!(df < tol, "{name}: inference path differs by {df:e} on {text:?}");
+        assert!(de < tol, "{name}: training path differs by {de:e} on {text:?}");
+        worst = worst.max(df).max(de);
+    }
+    worst
+}
+
 /// Another real model by Hub id, had through attune's sources (for all-mpnet-base-v2: PyPI).
 pub fn real_model_named(spec: &str) -> PathBuf {
     match attune::resolve_model(spec, &attune::SourceOptions::from_env()) {
