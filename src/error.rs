@@ -67,6 +67,19 @@ pub enum Error {
     #[error("registry {}: {reason}", path.display())]
     Registry { path: PathBuf, reason: String },
 
+    /// The shared database (`ATTUNE_DATABASE_URL`) could not be reached or refused a statement.
+    #[error("registry database {at}: {reason}")]
+    Database { at: String, reason: String },
+
+    /// An environment setting of the deployment (`ATTUNE_DATABASE_URL`, `ATTUNE_STORE`) that
+    /// cannot work.
+    #[error("{variable}: {reason}")]
+    Deployment { variable: &'static str, reason: String },
+
+    /// The model store (`ATTUNE_STORE`) could not be reached or refused a transfer.
+    #[error("model store {at}: {reason}")]
+    Store { at: String, reason: String },
+
     /// A registry model that cannot be used as it is.
     #[error("model {id} {reason}")]
     ModelState { id: String, reason: String },

@@ -14,6 +14,7 @@ mod progress;
 mod review;
 mod serve;
 mod table;
+mod worker;
 
 pub(crate) use table::print_metrics_table;
 
@@ -47,6 +48,9 @@ enum Command {
     Models(models::ModelsArgs),
     /// Serve the HTTP API (Embed, Classify, OpenAI embeddings, datasets and fine-tuning jobs).
     Serve(serve::ServeArgs),
+    /// Train fine-tuning jobs from the registry's queue (shared by any number of workers and
+    /// servers through ATTUNE_DATABASE_URL); serves nothing.
+    Worker(worker::WorkerArgs),
     /// The demo: review, fine-tune and classify on the example dataset that ships with attune.
     Demo(demo::DemoArgs),
     /// The base models attune knows (families, sizes, languages) and where each comes from.
@@ -56,7 +60,7 @@ enum Command {
 impl Cli {
     /// Whether this is `attune serve`, which must outlive its clients.
     pub fn is_server(&self) -> bool {
-        matches!(self.command, Command::Serve(_))
+        matches!(self.command, Command::Serve(_) | Command::Worker(_))
     }
 }
 
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Map(a) => map::run(a),
         Command::Models(a) => models::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Worker(a) => worker::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bases(a) => bases::run(a),
     }

@@ -31,8 +31,9 @@ pub struct ServeArgs {
     /// Largest JSON request body, in KiB (dataset uploads may be up to 64 MiB).
     #[arg(long, default_value_t = 4096)]
     max_body_kb: usize,
-    /// Do not run fine-tuning jobs in this process.
-    #[arg(long)]
+    /// Do not run fine-tuning jobs in this process (serve only; `attune worker` processes train
+    /// them).
+    #[arg(long = "no-worker", visible_alias = "no-jobs")]
     no_jobs: bool,
     /// A base model that requests may name besides the registry's models (repeat the flag; a
     /// Hub id or a folder). The default model is always allowed.

@@ -68,7 +68,7 @@ impl DatasetRecord {
 
 impl Registry {
     fn datasets_dir(&self) -> PathBuf {
-        self.home.join("datasets")
+        self.root.join("datasets")
     }
 
     /// Stores an uploaded file and its review. `file_name` is the upload's name (its extension

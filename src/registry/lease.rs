@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension};
-
-use super::{db_err, Registry, Status};
+use super::{Registry, Status};
 use crate::error::{Error, Result};
+use crate::sql_params as params;
 use crate::train::Control;
 
 /// How long a lease lasts unless renewed: `ATTUNE_LEASE_SECONDS`, default 30. A run whose owner
@@ -75,7 +74,7 @@ pub fn owner_id() -> &'static str {
 /// Whether `owner` is a process of this machine that is gone (killed, crashed): its run can be
 /// taken over at once instead of at the lease's end. Owners on other machines, or a process
 /// that may still live, are left to their lease.
-fn owner_is_dead(owner: &str) -> bool {
+pub(super) fn owner_is_dead(owner: &str) -> bool {
     let mut parts = owner.rsplitn(4, ':');
     let (Some(scope), Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -134,18 +133,15 @@ impl Registry {
             .get_any(id)?
             .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
         let dead = current.owner.filter(|o| owner_is_dead(o));
-        let n = self
-            .conn
-            .execute(
-                "UPDATE models SET status = 'FINETUNING', error = NULL, owner = ?2, lease_expires = ?3,
-                     cancel_requested = 0
-                 WHERE id = ?1 AND status != 'READY'
-                   AND (?6 OR status IN ('QUEUED', 'FINETUNING'))
-                   AND (owner IS NULL OR owner = ?2 OR lease_expires IS NULL OR lease_expires <= ?4
-                        OR owner = ?5)",
-                params![id, owner, expiry(), now_ms(), dead, explicit],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        let n = self.db().execute(
+            "UPDATE models SET status = 'FINETUNING', error = NULL, owner = ?2, lease_expires = ?3,
+                 cancel_requested = 0
+             WHERE id = ?1 AND status != 'READY'
+               AND (?6 = 1 OR status IN ('QUEUED', 'FINETUNING'))
+               AND (owner IS NULL OR owner = ?2 OR lease_expires IS NULL OR lease_expires <= ?4
+                    OR owner = ?5)",
+            params![id, owner, expiry(), now_ms(), dead, explicit],
+        )?;
         if n == 1 {
             return Ok(());
         }
@@ -168,22 +164,15 @@ impl Registry {
 
     /// Extends `owner`'s lease on a run.
     pub fn renew(&self, id: &str, owner: &str) -> Result<Renewal> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE models SET lease_expires = ?3 WHERE id = ?1 AND owner = ?2 AND status = 'FINETUNING'",
-                params![id, owner, expiry()],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
-        if n == 0 {
+        let rows = self.db().query(
+            "UPDATE models SET lease_expires = ?3 WHERE id = ?1 AND owner = ?2 AND status = 'FINETUNING'
+             RETURNING cancel_requested",
+            params![id, owner, expiry()],
+        )?;
+        let Some(row) = rows.first() else {
             return Ok(Renewal::Lost);
-        }
-        let cancel: Option<i64> = self
-            .conn
-            .query_row("SELECT cancel_requested FROM models WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| db_err(&self.db_path(), e))?;
-        Ok(if cancel.unwrap_or(0) != 0 {
+        };
+        Ok(if row.int(0).unwrap_or(0) != 0 {
             Renewal::CancelRequested
         } else {
             Renewal::Held
@@ -194,26 +183,22 @@ impl Registry {
     /// without waiting for the lease to expire.
     pub fn release(&self, id: &str, owner: &str) -> Result<()> {
         // A cancellation asked for while it stopped is kept: the run ends CANCELLED.
-        self.conn
-            .execute(
-                "UPDATE models SET owner = NULL, lease_expires = NULL,
-                     status = CASE WHEN cancel_requested = 1 THEN 'CANCELLED' ELSE status END
-                 WHERE id = ?1 AND owner = ?2",
-                params![id, owner],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        self.db().execute(
+            "UPDATE models SET owner = NULL, lease_expires = NULL,
+                 status = CASE WHEN cancel_requested = 1 THEN 'CANCELLED' ELSE status END
+             WHERE id = ?1 AND owner = ?2",
+            params![id, owner],
+        )?;
         Ok(())
     }
 
     /// Marks a run `owner` stopped on request as `CANCELLED`, its checkpoint kept.
     pub fn cancelled(&self, id: &str, owner: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE models SET status = 'CANCELLED', owner = NULL, lease_expires = NULL, cancel_requested = 0
-                 WHERE id = ?1 AND owner = ?2",
-                params![id, owner],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        self.db().execute(
+            "UPDATE models SET status = 'CANCELLED', owner = NULL, lease_expires = NULL, cancel_requested = 0
+             WHERE id = ?1 AND owner = ?2",
+            params![id, owner],
+        )?;
         Ok(())
     }
 
@@ -223,39 +208,20 @@ impl Registry {
     pub fn request_cancel(&self, id: &str) -> Result<bool> {
         let now = now_ms();
         let dead = self.get_any(id)?.and_then(|r| r.owner).filter(|o| owner_is_dead(o));
-        let at_once = self
-            .conn
-            .execute(
-                "UPDATE models SET status = 'CANCELLED', owner = NULL, lease_expires = NULL
-                 WHERE id = ?1 AND (status = 'QUEUED'
-                   OR (status = 'FINETUNING' AND (lease_expires IS NULL OR lease_expires <= ?2 OR owner = ?3)))",
-                params![id, now, dead],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        let at_once = self.db().execute(
+            "UPDATE models SET status = 'CANCELLED', owner = NULL, lease_expires = NULL
+             WHERE id = ?1 AND (status = 'QUEUED'
+               OR (status = 'FINETUNING' AND (lease_expires IS NULL OR lease_expires <= ?2 OR owner = ?3)))",
+            params![id, now, dead],
+        )?;
         if at_once == 1 {
             return Ok(true);
         }
-        self.conn
-            .execute(
-                "UPDATE models SET cancel_requested = 1 WHERE id = ?1 AND status = 'FINETUNING'",
-                [id],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        self.db().execute(
+            "UPDATE models SET cancel_requested = 1 WHERE id = ?1 AND status = 'FINETUNING'",
+            params![id],
+        )?;
         Ok(false)
-    }
-
-    /// Runs in training whose owner is gone: the lease expired, or the owner is a dead process
-    /// of this machine. A job runner may resume them.
-    pub fn abandoned(&self) -> Result<Vec<super::ModelRecord>> {
-        let now = now_ms();
-        Ok(self
-            .list(true)?
-            .into_iter()
-            .filter(|r| {
-                r.status == Status::Finetuning
-                    && (r.lease_expires.is_none_or(|t| t <= now) || r.owner.as_deref().is_some_and(owner_is_dead))
-            })
-            .collect())
     }
 }
 

@@ -8,16 +8,23 @@
 //! A run in training is owned: its row holds the owner's id and a lease that the owner renews
 //! (see [`lease`]); nobody else touches a run whose lease is live.
 
+mod backends;
 mod datasets;
+pub mod db;
 mod lease;
+mod queue;
 
+pub use backends::{Backends, StoreLocation};
 pub use datasets::DatasetRecord;
 pub use lease::{lease_seconds, owner_id, Heartbeat, Renewal};
+pub use queue::{QueueStats, WorkerState};
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+
+use self::db::{Database, Row};
+use crate::sql_params as params;
 
 use crate::error::{Error, Result};
 
@@ -122,12 +129,18 @@ pub struct ModelRecord {
 /// The registry.
 pub struct Registry {
     home: PathBuf,
-    conn: Connection,
+    /// Where model folders and datasets live: the home, or a folder the cluster shares.
+    root: PathBuf,
+    /// Locked per call: a registry may be used from several threads (the heartbeat's own).
+    db: std::sync::Mutex<Box<dyn Database>>,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("home", &self.home).finish()
+        f.debug_struct("Registry")
+            .field("home", &self.home)
+            .field("database", &self.database())
+            .finish()
     }
 }
 
@@ -139,53 +152,34 @@ pub fn default_home() -> PathBuf {
         .unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("attune"))
 }
 
-fn db_err(path: &Path, e: rusqlite::Error) -> Error {
-    Error::Registry {
-        path: path.into(),
-        reason: e.to_string(),
-    }
+fn json_text<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Internal(e.to_string()))
 }
 
 impl Registry {
-    /// Opens (creating if needed) the registry at `home`.
+    /// Opens (creating if needed) the registry at `home`, with the backends the environment
+    /// names ([`Backends::from_env`]).
     pub fn open(home: &Path) -> Result<Self> {
-        let models = home.join("models");
+        Self::open_with(home, &Backends::from_env()?)
+    }
+
+    /// Opens the registry at `home` with these backends.
+    pub fn open_with(home: &Path, backends: &Backends) -> Result<Self> {
+        let root = match &backends.store {
+            StoreLocation::Home => home.to_path_buf(),
+            StoreLocation::Folder(p) => p.clone(),
+        };
+        let models = root.join("models");
         std::fs::create_dir_all(&models).map_err(|e| Error::io(&models, e))?;
-        let db = home.join("registry.sqlite");
-        let conn = Connection::open(&db).map_err(|e| db_err(&db, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| db_err(&db, e))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS models (
-                 id TEXT PRIMARY KEY,
-                 name TEXT,
-                 base_model TEXT NOT NULL,
-                 dataset_sha256 TEXT NOT NULL,
-                 params TEXT NOT NULL,
-                 metrics TEXT NOT NULL DEFAULT '{}',
-                 created TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 error TEXT,
-                 progress TEXT
-             );",
-        )
-        .map_err(|e| db_err(&db, e))?;
-        // Registries made before a column existed get it now.
-        for (column, ty) in [
-            ("progress", "TEXT"),
-            ("owner", "TEXT"),
-            ("lease_expires", "INTEGER"),
-            ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
-        ] {
-            if conn.prepare(&format!("SELECT {column} FROM models LIMIT 0")).is_err() {
-                conn.execute_batch(&format!("ALTER TABLE models ADD COLUMN {column} {ty};"))
-                    .map_err(|e| db_err(&db, e))?;
-            }
-        }
+        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+        let db: Box<dyn Database> = match &backends.database {
+            Some(url) => Box::new(db::Postgres::open(url)?),
+            None => Box::new(db::Sqlite::open(&home.join("registry.sqlite"))?),
+        };
         Ok(Registry {
             home: home.to_path_buf(),
-            conn,
+            root,
+            db: std::sync::Mutex::new(db),
         })
     }
 
@@ -197,18 +191,39 @@ impl Registry {
         &self.home
     }
 
-    fn db_path(&self) -> PathBuf {
-        self.home.join("registry.sqlite")
+    /// Whether the database answers (a server's `/health`).
+    pub fn ping(&self) -> Result<()> {
+        self.db().ping()
+    }
+
+    /// Whether the database answers and the store takes a write: a server's `/health`.
+    pub fn check_health(&self) -> Result<()> {
+        self.ping()?;
+        let probe = self
+            .root
+            .join("models")
+            .join(format!(".health-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&probe, b"ok")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| Error::Store {
+                at: self.root.display().to_string(),
+                reason: format!("cannot write {}: {e}", probe.display()),
+            })
+    }
+
+    /// Where the database is, for messages (no password).
+    pub fn database(&self) -> String {
+        self.db().describe()
     }
 
     /// The folder of a finished model.
     pub fn model_dir(&self, id: &str) -> PathBuf {
-        self.home.join("models").join(id)
+        self.root.join("models").join(id)
     }
 
     /// The folder of a model still training.
     pub fn partial_dir(&self, id: &str) -> PathBuf {
-        self.home.join("models").join(format!("{id}.partial"))
+        self.root.join("models").join(format!("{id}.partial"))
     }
 
     /// Starts a run owned by `owner`: a new `<uuid>-ft` id, a `FINETUNING` row with a live
@@ -246,116 +261,130 @@ impl Registry {
             Status::Queued
         };
         let expires = owner.map(|_| lease::expiry());
-        self.conn
-            .execute(
-                "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status, owner, lease_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, name, base, sha256, params.to_string(), chrono::Utc::now().to_rfc3339(), status.as_str(), owner, expires],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        self.db().execute(
+            "INSERT INTO models (id, name, base_model, dataset_sha256, params, created, status, owner, lease_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id.as_str(),
+                name,
+                base,
+                sha256,
+                params.to_string(),
+                chrono::Utc::now().to_rfc3339(),
+                status.as_str(),
+                owner,
+                expires
+            ],
+        )?;
         Ok(id)
     }
 
-    /// The oldest queued run, if any.
-    pub fn next_queued(&self) -> Result<Option<ModelRecord>> {
-        Ok(self.list(true)?.into_iter().rev().find(|r| r.status == Status::Queued))
+    fn db(&self) -> std::sync::MutexGuard<'_, Box<dyn Database>> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a run's progress, as the API shows it.
     pub fn set_progress(&self, id: &str, progress: &JobProgress) -> Result<()> {
-        let text = serde_json::to_string(progress).map_err(|e| Error::Registry {
-            path: self.db_path(),
-            reason: e.to_string(),
-        })?;
-        self.conn
-            .execute("UPDATE models SET progress = ?2 WHERE id = ?1", params![id, text])
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        let text = json_text(progress)?;
+        self.db()
+            .execute("UPDATE models SET progress = ?2 WHERE id = ?1", params![id, text])?;
         Ok(())
     }
 
     /// Finishes a run `owner` holds: the partial folder (complete by now) becomes the model
     /// folder and the row `READY` with its metrics. A run whose lease was lost is left alone.
+    ///
+    /// A shared database that drops the connection midway (a restart) is waited for: the step is
+    /// safe to repeat, since a folder already moved is not moved again.
     pub fn complete(&mut self, id: &str, owner: &str, metrics: &RunMetrics) -> Result<PathBuf> {
-        let from = self.partial_dir(id);
-        let to = self.model_dir(id);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| db_err(&self.home, e))?;
-        let held: Option<String> = tx
-            .query_row("SELECT owner FROM models WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| db_err(&self.home, e))?
-            .flatten();
-        if held.as_deref() != Some(owner) {
-            return Err(Error::Leased {
-                id: id.into(),
-                owner: held.unwrap_or_else(|| "nobody".into()),
-            });
+        let metrics = json_text(metrics)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(lease_seconds());
+        loop {
+            match self.complete_once(id, owner, &metrics) {
+                Err(Error::Database { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                r => return r,
+            }
         }
-        if to.exists() {
-            std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
-        }
-        // Checkpoints are only for resuming; the finished model does not need them.
-        let ckpt = from.join("checkpoints");
-        if ckpt.exists() {
-            std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
-        }
-        std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
-        // Fault injection for the crash tests: die between the folder's rename and the row's
-        // update, the one moment the two disagree.
-        if std::env::var_os("ATTUNE_FAULT_ABORT_IN_COMPLETE").is_some() {
-            std::process::abort();
-        }
-        tx.execute(
-            "UPDATE models SET status = 'READY', metrics = ?2, error = NULL, owner = NULL, lease_expires = NULL WHERE id = ?1",
-            params![id, serde_json::to_string(metrics).unwrap_or_default()],
-        )
-        .map_err(|e| db_err(&self.home, e))?;
-        tx.commit().map_err(|e| db_err(&self.home, e))?;
-        Ok(to)
+    }
+
+    fn complete_once(&mut self, id: &str, owner: &str, metrics: &str) -> Result<PathBuf> {
+        let (from, to) = (self.partial_dir(id), self.model_dir(id));
+        let lock = self.db().dialect().lock_row(false);
+        let mut db = self.db();
+        db::transaction(&mut **db, |db| {
+            let held = db
+                .query(&format!("SELECT owner FROM models WHERE id = ?1{lock}"), params![id])?
+                .first()
+                .and_then(|r| r.text(0));
+            if held.as_deref() != Some(owner) {
+                return Err(Error::Leased {
+                    id: id.into(),
+                    owner: held.unwrap_or_else(|| "nobody".into()),
+                });
+            }
+            // A repeat after the folder moved but the row did not change finds it moved.
+            if from.exists() {
+                if to.exists() {
+                    std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+                }
+                // Checkpoints are only for resuming; the finished model does not need them.
+                let ckpt = from.join("checkpoints");
+                if ckpt.exists() {
+                    std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
+                }
+                std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+            }
+            // Fault injection for the crash tests: die between the folder's rename and the row's
+            // update, the one moment the two disagree.
+            if std::env::var_os("ATTUNE_FAULT_ABORT_IN_COMPLETE").is_some() {
+                std::process::abort();
+            }
+            db.execute(
+                "UPDATE models SET status = 'READY', metrics = ?2, error = NULL, owner = NULL, lease_expires = NULL WHERE id = ?1",
+                params![id, metrics],
+            )?;
+            Ok(to.clone())
+        })
     }
 
     /// Marks a run failed, keeping its partial folder so it can be resumed. Only its owner (or
     /// anyone, for a run nobody owns, such as a queued one) may.
     pub fn fail(&self, id: &str, owner: Option<&str>, reason: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE models SET status = 'FAILED', error = ?2, owner = NULL, lease_expires = NULL
-                 WHERE id = ?1 AND status != 'READY' AND (owner IS NULL OR owner = ?3)",
-                params![id, reason, owner],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        self.db().execute(
+            "UPDATE models SET status = 'FAILED', error = ?2, owner = NULL, lease_expires = NULL
+             WHERE id = ?1 AND status != 'READY' AND (owner IS NULL OR owner = ?3)",
+            params![id, reason, owner],
+        )?;
         Ok(())
     }
 
-    fn row(&self, r: &rusqlite::Row) -> rusqlite::Result<ModelRecord> {
-        let id: String = r.get(0)?;
-        let status: String = r.get(7)?;
-        let status = Status::parse(&status).unwrap_or(Status::Failed);
+    fn record(&self, r: &Row) -> ModelRecord {
+        let id = r.text(0).unwrap_or_default();
+        let status = r.text(7).and_then(|s| Status::parse(&s)).unwrap_or(Status::Failed);
         let path = if status == Status::Ready {
             self.model_dir(&id)
         } else {
             self.partial_dir(&id)
         };
-        let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
-        let progress: Option<String> = r.get(9)?;
-        Ok(ModelRecord {
-            name: r.get(1)?,
-            base_model: r.get(2)?,
-            dataset_sha256: r.get(3)?,
-            params: json(r.get(4)?),
-            metrics: serde_json::from_str(&r.get::<_, String>(5)?).ok(),
-            created: r.get(6)?,
+        let params = r.text(4).and_then(|s| serde_json::from_str(&s).ok());
+        ModelRecord {
+            name: r.text(1),
+            base_model: r.text(2).unwrap_or_default(),
+            dataset_sha256: r.text(3).unwrap_or_default(),
+            params: params.unwrap_or(serde_json::Value::Null),
+            metrics: r.text(5).and_then(|s| serde_json::from_str(&s).ok()),
+            created: r.text(6).unwrap_or_default(),
             status,
-            error: r.get(8)?,
+            error: r.text(8),
             // A record an older version wrote in another shape reads as no progress.
-            progress: progress.and_then(|p| serde_json::from_str(&p).ok()),
+            progress: r.text(9).and_then(|p| serde_json::from_str(&p).ok()),
             path,
-            owner: r.get(10)?,
-            lease_expires: r.get(11)?,
-            cancel_requested: r.get::<_, i64>(12)? != 0,
+            owner: r.text(10),
+            lease_expires: r.int(11),
+            cancel_requested: r.int(12).unwrap_or(0) != 0,
             id,
-        })
+        }
     }
 
     const COLUMNS: &'static str =
@@ -368,22 +397,15 @@ impl Registry {
             Self::COLUMNS,
             if all { "" } else { "WHERE status = 'READY'" }
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| db_err(&self.db_path(), e))?;
-        let rows = stmt
-            .query_map([], |r| self.row(r))
-            .map_err(|e| db_err(&self.db_path(), e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| db_err(&self.db_path(), e))?;
-        Ok(rows)
+        let rows = self.db().query(&sql, &[])?;
+        Ok(rows.iter().map(|r| self.record(r)).collect())
     }
 
     /// The entry with this id, whatever its status.
     pub fn get_any(&self, id: &str) -> Result<Option<ModelRecord>> {
         let sql = format!("SELECT {} FROM models WHERE id = ?1", Self::COLUMNS);
-        self.conn
-            .query_row(&sql, [id], |r| self.row(r))
-            .optional()
-            .map_err(|e| db_err(&self.db_path(), e))
+        let rows = self.db().query(&sql, params![id])?;
+        Ok(rows.first().map(|r| self.record(r)))
     }
 
     /// A ready model by id or nickname. `Ok(None)` when nothing matches; an error when a
@@ -452,13 +474,10 @@ impl Registry {
         let r = self
             .get_any(id)?
             .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM models WHERE id = ?1 AND NOT (status = 'FINETUNING' AND COALESCE(lease_expires, 0) > ?2)",
-                params![id, lease::now_ms()],
-            )
-            .map_err(|e| db_err(&self.db_path(), e))?;
+        let n = self.db().execute(
+            "DELETE FROM models WHERE id = ?1 AND NOT (status = 'FINETUNING' AND COALESCE(lease_expires, 0) > ?2)",
+            params![id, lease::now_ms()],
+        )?;
         if n == 0 {
             return Err(Error::Leased {
                 id: id.into(),

@@ -45,10 +45,13 @@ impl From<Error> for ApiError {
             }
             Error::ModelState { .. } | Error::Leased { .. } | Error::Cancelled { .. } => StatusCode::CONFLICT,
             Error::Setting { .. } => StatusCode::BAD_REQUEST,
+            Error::Deployment { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::TooLong { .. } | Error::Input { .. } | Error::Dataset { .. } | Error::MissingColumn { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Error::InvalidArgument(_) | Error::TooFewPoints { .. } => StatusCode::BAD_REQUEST,
+            // The shared database or store is down: the request may succeed once it is back.
+            Error::Database { .. } | Error::Store { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &e {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::registry::QueueStats;
+
 const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 96.0, 256.0];
 
@@ -71,8 +73,9 @@ impl Metrics {
         self.lock().batches.observe(&BATCH_BUCKETS, texts as f64);
     }
 
-    /// The exposition text; `queued` and `training` are the job queue's state now.
-    pub fn render(&self, queued: usize, training: usize, models_loaded: usize, model_loads: u64) -> String {
+    /// The exposition text; `queue` is the job queue's state now (shared by every server and
+    /// worker of a cluster).
+    pub fn render(&self, queue: &QueueStats, models_loaded: usize, model_loads: u64) -> String {
         let m = self.lock();
         let mut out = String::new();
         out.push_str(
@@ -95,8 +98,20 @@ impl Metrics {
         }
         out.push_str("# HELP attune_batch_texts Texts per shared forward pass.\n# TYPE attune_batch_texts histogram\n");
         m.batches.render(&mut out, "attune_batch_texts", "", &BATCH_BUCKETS);
-        let _ = writeln!(out, "# HELP attune_jobs_queued Fine-tuning jobs waiting.\n# TYPE attune_jobs_queued gauge\nattune_jobs_queued {queued}");
-        let _ = writeln!(out, "# HELP attune_jobs_running Fine-tuning jobs running.\n# TYPE attune_jobs_running gauge\nattune_jobs_running {training}");
+        let _ = writeln!(out, "# HELP attune_jobs_queued Fine-tuning jobs waiting.\n# TYPE attune_jobs_queued gauge\nattune_jobs_queued {}", queue.queued);
+        let _ = writeln!(out, "# HELP attune_jobs_running Fine-tuning jobs running.\n# TYPE attune_jobs_running gauge\nattune_jobs_running {}", queue.training);
+        let _ = writeln!(out, "# HELP attune_leases_expired Runs in training whose worker stopped renewing its lease, not yet taken over.\n# TYPE attune_leases_expired gauge\nattune_leases_expired {}", queue.expired);
+        let _ = writeln!(out, "# HELP attune_lease_takeovers_total Runs resumed by another worker after their lease expired.\n# TYPE attune_lease_takeovers_total counter\nattune_lease_takeovers_total {}", queue.takeovers);
+        out.push_str("# HELP attune_worker_training Workers heard from lately: 1 while training a job, 0 idle.\n# TYPE attune_worker_training gauge\n");
+        for w in &queue.workers {
+            let job = w.job.as_deref().unwrap_or("");
+            let _ = writeln!(
+                out,
+                "attune_worker_training{{worker=\"{}\",job=\"{job}\"}} {}",
+                w.id,
+                u8::from(w.state == "training")
+            );
+        }
         let _ = writeln!(out, "# HELP attune_models_loaded Models in memory.\n# TYPE attune_models_loaded gauge\nattune_models_loaded {models_loaded}");
         let _ = writeln!(out, "# HELP attune_model_loads_total Models loaded from disk since start.\n# TYPE attune_model_loads_total counter\nattune_model_loads_total {model_loads}");
         out

@@ -28,6 +28,7 @@ use axum::Router;
 
 pub use allow::AllowList;
 pub use error::ApiError;
+pub use jobs::work;
 pub use keys::{ApiKey, Scope};
 
 use crate::error::{Error, Result};

@@ -147,7 +147,10 @@ fn list_models() {}
         (status = 404, body = OpenAiErrorBody)))]
 fn get_model() {}
 
-#[utoipa::path(get, path = "/health", security(()), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/health", security(()), responses(
+    (status = 200, body = HealthResponse, description = "The database and the store answer"),
+    (status = 503, body = HealthResponse, description = "The database or the store is away")
+))]
 fn health() {}
 
 #[utoipa::path(get, path = "/metrics", description = "Prometheus text format.",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::cache::Loaded;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -150,8 +150,29 @@ async fn examples_head(st: &Arc<AppState>, m: &Arc<Loaded>, examples: &[Example]
     Ok(head)
 }
 
-pub async fn health() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// Ready to serve: the registry's database answers and its store is writable. A load balancer
+/// or Kubernetes readiness probe takes a replica out while either is away (503).
+pub async fn health(State(st): State<Arc<AppState>>) -> Response {
+    let home = st.home.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || crate::registry::Registry::open(&home).and_then(|r| r.check_health()))
+            .await
+            .unwrap_or_else(|e| Err(crate::Error::Internal(e.to_string())));
+    match checked {
+        Ok(()) => axum::Json(HealthResponse {
+            status: "ok".into(),
+            reason: None,
+        })
+        .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(HealthResponse {
+                status: "unavailable".into(),
+                reason: Some(e.to_string()),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn classify(
@@ -493,10 +514,10 @@ pub async fn list_bases(State(st): State<Arc<AppState>>) -> ApiResult<ApiJson<Ba
 
 pub async fn metrics(State(st): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
     let home = st.home.clone();
-    let all = blocking(move || Registry::open(&home)?.list(true)).await?;
-    let queued = all.iter().filter(|r| r.status == Status::Queued).count();
-    let running = all.iter().filter(|r| r.status == Status::Finetuning).count();
-    let body = st.metrics.render(queued, running, st.cache.loaded(), st.cache.loads());
+    // Workers heard from within three lease terms; older rows are workers that went away.
+    let within = 3_000 * crate::registry::lease_seconds() as i64;
+    let queue = blocking(move || Registry::open(&home)?.queue_stats(within)).await?;
+    let body = st.metrics.render(&queue, st.cache.loaded(), st.cache.loads());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }
 

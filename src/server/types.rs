@@ -476,3 +476,13 @@ pub struct UploadForm {
     pub text_column: Option<String>,
     pub label_column: Option<String>,
 }
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or `unavailable` when the database or the store cannot be reached.
+    pub status: String,
+    /// What is away, when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod grad;
+pub mod postgres;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
