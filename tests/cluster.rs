@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use attune::registry::{Backends, Registry, RunMetrics, Status};
 use attune::testing::TinySpec;
 use common::postgres::Postgres;
+use common::s3::S3;
 use common::{tiny_model, Server};
 
 const KEY: &str = "cluster-key";
@@ -24,6 +25,8 @@ struct Cluster {
     pg: Postgres,
     url: String,
     store: tempfile::TempDir,
+    /// Object storage instead of the shared folder, when the test asks for it.
+    s3: Option<S3>,
     base: tempfile::TempDir,
 }
 
@@ -35,8 +38,17 @@ impl Cluster {
             pg,
             url,
             store: tempfile::tempdir().unwrap(),
+            s3: None,
             base: tiny_model(&TinySpec::default()),
         })
+    }
+
+    /// PostgreSQL and an S3 server; every process keeps its own home.
+    fn start_s3(name: &str) -> Option<Cluster> {
+        let s3 = S3::start()?;
+        let mut c = Cluster::start(name)?;
+        c.s3 = Some(s3);
+        Some(c)
     }
 
     fn store_url(&self) -> String {
@@ -44,12 +56,16 @@ impl Cluster {
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("ATTUNE_DATABASE_URL", self.url.clone()),
-            ("ATTUNE_STORE", self.store_url()),
             // A short lease: a killed worker's run is free again within seconds.
             ("ATTUNE_LEASE_SECONDS", "4".into()),
-        ]
+        ];
+        match &self.s3 {
+            Some(s3) => env.extend(s3.env("team")),
+            None => env.push(("ATTUNE_STORE", self.store_url())),
+        }
+        env
     }
 
     fn base(&self) -> String {
@@ -144,6 +160,7 @@ fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde
     let auth = format!("Bearer {KEY}");
     let resp = match method {
         "GET" => a.get(url).header("Authorization", &auth).call(),
+        "DELETE" => a.delete(url).header("Authorization", &auth).call(),
         _ => a
             .post(url)
             .header("Authorization", &auth)
@@ -513,9 +530,148 @@ fn an_unreachable_store_or_database_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_attune"))
         .args(["models", "list"])
         .env("ATTUNE_HOME", home.path())
-        .env("ATTUNE_STORE", "s3://bucket/prefix")
+        .env("ATTUNE_STORE", "gs://bucket/prefix")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ATTUNE_STORE"), "{err}");
+}
+
+fn classify(server: &Server, id: &str) -> serde_json::Value {
+    let texts = serde_json::json!(["flight fare airport", "card payment refund", "password reset my"]);
+    let (code, v) = call(
+        "POST",
+        &server.url("/v1/classify"),
+        Some(serde_json::json!({"model": id, "inputs": texts})),
+    );
+    assert_eq!(code, 200, "{v}");
+    v["classifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| serde_json::json!([c["prediction"], c["confidences"]]))
+        .collect()
+}
+
+#[test]
+fn object_storage_carries_datasets_runs_and_models_between_machines() {
+    let Some(c) = Cluster::start_s3("objects") else { return };
+    let s3 = c.s3.as_ref().unwrap();
+    // Five "machines": nothing but the database and the bucket is shared.
+    let homes: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let server = c.server(homes[0].path());
+    let data = common::tiny_dataset(homes[0].path());
+    let dataset = upload(&server, &data);
+    assert!(s3.object(&format!("team/datasets/{dataset}/dataset.json")).exists());
+    let mut first = c.worker(homes[1].path(), &[("ATTUNE_FAULT_SLOW_STEP_MS", "150")]);
+    let id = submit(&server, "moved", &dataset, &c.base(), 11);
+    // The first checkpoint reaches the bucket; then the worker dies without a word.
+    let latest = s3.object(&format!("team/models/{id}.partial/checkpoints/LATEST"));
+    let start = Instant::now();
+    while !latest.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint in the store:\n{}",
+            first.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let second = c.worker(homes[2].path(), &[]);
+    let logs = || format!("{}\n{}", second.text(), server.log_text());
+    let resumed = wait_ready(&server, &id, Duration::from_secs(120), &logs);
+    assert!(
+        s3.object(&format!("team/models/{id}/manifest.json")).exists(),
+        "the finished model is in the store"
+    );
+    assert!(
+        !s3.object(&format!("team/models/{id}.partial/checkpoints/LATEST"))
+            .exists(),
+        "its checkpoints left the store"
+    );
+    let straight_id = submit(&server, "straight", &dataset, &c.base(), 11);
+    let straight = wait_ready(&server, &straight_id, Duration::from_secs(120), &logs);
+    assert_eq!(resumed["metrics"], straight["metrics"]);
+    // A replica on a machine that has seen none of it loads both models from the bucket.
+    let other = c.server(homes[3].path());
+    assert_eq!(classify(&server, &id), classify(&other, &id));
+    let dir = |id: &str| homes[3].path().join(format!("models/{id}"));
+    classify(&other, &straight_id);
+    assert!(
+        model_files(&dir(&id)) == model_files(&dir(&straight_id)),
+        "the model resumed on another machine is the uninterrupted one, weight for weight"
+    );
+    let (code, h) = call("GET", &other.url("/health"), None);
+    assert_eq!((code, h["status"].as_str()), (200, Some("ok")), "{h}");
+    // Deleting removes it from the bucket too.
+    let (code, _) = call(
+        "DELETE",
+        &other.url(&format!("/v1/finetuned-models/{straight_id}")),
+        None,
+    );
+    assert_eq!(code, 204);
+    assert!(!s3.object(&format!("team/models/{straight_id}/manifest.json")).exists());
+}
+
+#[test]
+fn a_store_that_goes_away_never_leaves_a_half_model_ready() {
+    let Some(mut c) = Cluster::start_s3("storedown") else {
+        return;
+    };
+    let homes: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let server = c.server(homes[0].path());
+    let data = common::tiny_dataset(homes[0].path());
+    let dataset = upload(&server, &data);
+    let worker = c.worker(homes[1].path(), &[("ATTUNE_FAULT_SLOW_STEP_MS", "150")]);
+    let id = submit(&server, "stranded", &dataset, &c.base(), 5);
+    let latest =
+        c.s3.as_ref()
+            .unwrap()
+            .object(&format!("team/models/{id}.partial/checkpoints/LATEST"));
+    let start = Instant::now();
+    while !latest.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint:\n{}",
+            worker.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.s3.as_mut().unwrap().down();
+    let (code, h) = call("GET", &server.url("/health"), None);
+    assert_eq!(code, 503, "{h}");
+    assert!(h["reason"].as_str().unwrap_or("").contains("model store s3://"), "{h}");
+    // Training ends, but the model cannot be made public: FAILED with the reason, never READY.
+    let start = Instant::now();
+    let m = loop {
+        let (code, m) = call("GET", &server.url(&format!("/v1/finetuned-models/{id}")), None);
+        assert_eq!(code, 200, "{m}");
+        if m["status"] != "FINETUNING" && m["status"] != "QUEUED" {
+            break m;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{m}\n{}", worker.text());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(m["status"], "FAILED", "{m}");
+    assert!(m["error"].as_str().unwrap_or("").contains("model store"), "{m}");
+    assert!(!c
+        .s3
+        .as_ref()
+        .unwrap()
+        .object(&format!("team/models/{id}/manifest.json"))
+        .exists());
+    // Once it is back, an explicit resume finishes the run from its checkpoint.
+    c.s3.as_mut().unwrap().up();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attune"));
+    cmd.args(["finetune", "--resume", &id, "--json"])
+        .env("ATTUNE_HOME", homes[1].path())
+        .env("HF_HUB_OFFLINE", "1");
+    for (k, v) in c.env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let done = wait_ready(&server, &id, Duration::from_secs(10), &|| worker.text());
+    assert!(done["metrics"].is_object());
 }

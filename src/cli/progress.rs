@@ -171,6 +171,7 @@ impl Reporter {
                 "attune: stopping early after epoch {epoch}; keeping epoch {best_epoch}"
             )),
             Event::Resumed { epoch, step } => self.say(&format!("attune: resumed after epoch {epoch} (step {step})")),
+            Event::Checkpointed { .. } => {}
         }
     }
 

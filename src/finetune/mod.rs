@@ -366,7 +366,9 @@ fn claimed_run(
     let rec = registry
         .get_any(id)?
         .ok_or_else(|| Error::NotInRegistry { id: id.into() })?;
-    // A run that started has its options in its manifest; a queued one only in its row.
+    // A run that started has its options in its manifest; a queued one only in its row. With
+    // object storage, the run's folder comes from the store (another machine may have begun it).
+    registry.fetch_run(id)?;
     let partial = registry.partial_dir(id);
     let options = if partial.join(MANIFEST_FILE).exists() {
         Manifest::read(&partial).map(|m| m.options)
@@ -514,7 +516,7 @@ impl Job<'_> {
             head: Some(head_init(&baseline.head)),
         };
         let cfg = recipe(&DataStats { rows: data.texts.len() }, &o.train);
-        let (report, curve) = self.train(enc, &data, &cfg, &dir, on)?;
+        let (report, curve) = self.train(enc, &data, &cfg, &dir, registry, on)?;
         on(Progress::Stage("measuring the fine-tuned model"));
         let finetuned = measure(enc, p, o)?;
         let selection = select::select(baseline.select.clone(), finetuned.select.clone());
@@ -558,6 +560,7 @@ impl Job<'_> {
         data: &TrainData,
         cfg: &TrainConfig,
         dir: &std::path::Path,
+        registry: &Registry,
         on: &mut dyn FnMut(Progress),
     ) -> Result<(TrainReport, Vec<CurvePoint>)> {
         let (o, p, start) = (self.o, self.p, self.start);
@@ -577,6 +580,15 @@ impl Job<'_> {
             control: &o.control,
         };
         let report = train(enc, data, cfg, setup, &mut validate, &mut |ev| {
+            // Each checkpoint reaches the shared store, where another machine can resume it.
+            if let Event::Checkpointed { name } = ev {
+                if let Err(e) = registry.sync_run(self.id) {
+                    eprintln!(
+                        "attune: run {}: checkpoint {name} stays on this machine only: {e}",
+                        self.id
+                    );
+                }
+            }
             if let (Event::Epoch { epoch, .. }, Some((seconds, accuracy, f1_macro))) = (ev, pending.take()) {
                 curve.push(CurvePoint {
                     epoch: *epoch,

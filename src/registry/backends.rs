@@ -13,6 +13,9 @@ pub enum StoreLocation {
     Home,
     /// A folder shared by the machines (NFS or any file system they all mount).
     Folder(PathBuf),
+    /// S3-compatible object storage, `s3://BUCKET/PREFIX` (credentials and endpoint from the
+    /// `AWS_*` variables); each process keeps local copies under its home.
+    S3(String),
 }
 
 /// The registry's backends.
@@ -60,13 +63,14 @@ impl Backends {
         };
         let store = match store {
             None => StoreLocation::Home,
+            Some(s) if s.starts_with("s3://") => StoreLocation::S3(s.to_string()),
             Some(s) => match s.strip_prefix("file://") {
                 Some(path) if Path::new(path).is_absolute() => StoreLocation::Folder(PathBuf::from(path)),
                 _ => {
                     return Err(Error::Deployment {
                         variable: "ATTUNE_STORE",
                         reason: format!(
-                            "{s:?} is not a store attune knows; use file:///ABSOLUTE/PATH (a folder every machine mounts), or unset it to keep models in ATTUNE_HOME"
+                            "{s:?} is not a store attune knows; use s3://BUCKET/PREFIX (S3-compatible storage), file:///ABSOLUTE/PATH (a folder every machine mounts), or unset it to keep models in ATTUNE_HOME"
                         ),
                     })
                 }
@@ -95,6 +99,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ATTUNE_DATABASE_URL") && !e.contains("secret"), "{e}");
+        let b = Backends::parse(None, Some("s3://models/team-a")).unwrap();
+        assert_eq!(b.store, StoreLocation::S3("s3://models/team-a".into()));
         let e = Backends::parse(None, Some("file://relative")).unwrap_err().to_string();
         assert!(e.contains("ATTUNE_STORE") && e.contains("file:///"), "{e}");
     }

@@ -67,7 +67,7 @@ impl DatasetRecord {
 }
 
 impl Registry {
-    fn datasets_dir(&self) -> PathBuf {
+    pub(super) fn datasets_dir(&self) -> PathBuf {
         self.root.join("datasets")
     }
 
@@ -135,6 +135,11 @@ impl Registry {
         write_atomic(&dir.join(RECORD), |w| {
             serde_json::to_writer_pretty(w, &rec).map_err(std::io::Error::other)
         })?;
+        // Kept only once the store has it: a worker elsewhere reads it from there.
+        if let Err(e) = self.sync_dataset(&rec.id) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         Ok(rec)
     }
 
@@ -143,7 +148,7 @@ impl Registry {
         let missing = || Error::DatasetNotFound { id: id.into() };
         let uuid = uuid::Uuid::parse_str(id).map_err(|_| missing())?;
         let path = self.datasets_dir().join(uuid.to_string()).join(RECORD);
-        if !path.exists() {
+        if !path.exists() && !self.fetch_dataset(&uuid.to_string())? {
             return Err(missing());
         }
         let mut rec = match crate::encoder::config::read_json::<Stored>(&path)? {

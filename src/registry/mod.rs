@@ -13,6 +13,8 @@ mod datasets;
 pub mod db;
 mod lease;
 mod queue;
+mod store;
+mod sync;
 
 pub use backends::{Backends, StoreLocation};
 pub use datasets::DatasetRecord;
@@ -133,6 +135,8 @@ pub struct Registry {
     root: PathBuf,
     /// Locked per call: a registry may be used from several threads (the heartbeat's own).
     db: std::sync::Mutex<Box<dyn Database>>,
+    /// Object storage, where the shared folders live there (the root is then a local copy).
+    objects: Option<store::ObjectStorage>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -165,9 +169,10 @@ impl Registry {
 
     /// Opens the registry at `home` with these backends.
     pub fn open_with(home: &Path, backends: &Backends) -> Result<Self> {
-        let root = match &backends.store {
-            StoreLocation::Home => home.to_path_buf(),
-            StoreLocation::Folder(p) => p.clone(),
+        let (root, objects) = match &backends.store {
+            StoreLocation::Home => (home.to_path_buf(), None),
+            StoreLocation::Folder(p) => (p.clone(), None),
+            StoreLocation::S3(url) => (home.to_path_buf(), Some(store::ObjectStorage::open(url)?)),
         };
         let models = root.join("models");
         std::fs::create_dir_all(&models).map_err(|e| Error::io(&models, e))?;
@@ -180,6 +185,7 @@ impl Registry {
             home: home.to_path_buf(),
             root,
             db: std::sync::Mutex::new(db),
+            objects,
         })
     }
 
@@ -199,6 +205,9 @@ impl Registry {
     /// Whether the database answers and the store takes a write: a server's `/health`.
     pub fn check_health(&self) -> Result<()> {
         self.ping()?;
+        if let Some(o) = &self.objects {
+            return o.ping();
+        }
         let probe = self
             .root
             .join("models")
@@ -310,9 +319,13 @@ impl Registry {
 
     fn complete_once(&mut self, id: &str, owner: &str, metrics: &str) -> Result<PathBuf> {
         let (from, to) = (self.partial_dir(id), self.model_dir(id));
+        // The finished folder is whole in the store before the row says READY.
+        if from.exists() {
+            self.publish(id)?;
+        }
         let lock = self.db().dialect().lock_row(false);
         let mut db = self.db();
-        db::transaction(&mut **db, |db| {
+        let done = db::transaction(&mut **db, |db| {
             let held = db
                 .query(&format!("SELECT owner FROM models WHERE id = ?1{lock}"), params![id])?
                 .first()
@@ -345,7 +358,10 @@ impl Registry {
                 params![id, metrics],
             )?;
             Ok(to.clone())
-        })
+        })?;
+        drop(db);
+        self.unpublish_run(id);
+        Ok(done)
     }
 
     /// Marks a run failed, keeping its partial folder so it can be resumed. Only its owner (or
@@ -424,17 +440,21 @@ impl Registry {
                     ),
                 });
             }
+            self.materialize(&r.id, r.status)?;
             self.check(&r)?;
             return Ok(Some(r));
         }
-        let named: Vec<ModelRecord> = self
-            .list(false)?
-            .into_iter()
-            .filter(|r| r.name.as_deref() == Some(spec))
-            .collect();
+        // By nickname: one indexed look, not the whole list (a server asks on every request).
+        let sql = format!(
+            "SELECT {} FROM models WHERE name = ?1 AND status = 'READY' ORDER BY created DESC",
+            Self::COLUMNS
+        );
+        let rows = self.db().query(&sql, params![spec])?;
+        let named: Vec<ModelRecord> = rows.iter().map(|r| self.record(r)).collect();
         match named.len() {
             0 => Ok(None),
             1 => {
+                self.materialize(&named[0].id, named[0].status)?;
                 self.check(&named[0])?;
                 Ok(named.into_iter().next())
             }
@@ -484,6 +504,7 @@ impl Registry {
                 owner: r.owner.clone().unwrap_or_default(),
             });
         }
+        self.delete_stored(id)?;
         for d in [self.model_dir(id), self.partial_dir(id)] {
             if d.exists() {
                 std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;

@@ -187,6 +187,10 @@ pub enum Event {
         epoch: usize,
         step: usize,
     },
+    /// A checkpoint was written whole (its folder and then `LATEST`).
+    Checkpointed {
+        name: String,
+    },
 }
 
 /// One epoch's record.
@@ -414,7 +418,9 @@ pub fn train(
             if control.stop_requested() {
                 st.steps_into_epoch = i;
                 st.dropout_rng_pos = rng.get_word_pos().to_string();
-                checkpoint(ckpt_dir, &format!("epoch-{epoch}-step-{i}"), encoder, &head, &opt, &st)?;
+                let name = format!("epoch-{epoch}-step-{i}");
+                checkpoint(ckpt_dir, &name, encoder, &head, &opt, &st)?;
+                on_event(&Event::Checkpointed { name });
                 return Err(Error::Interrupted(format!(
                     "stopped at step {} of {total}; checkpoint saved",
                     st.step
@@ -526,6 +532,9 @@ pub fn train(
         st.sample_rng_pos = sample_rng.get_word_pos().to_string();
         st.dropout_rng_pos = rng.get_word_pos().to_string();
         checkpoint(ckpt_dir, &format!("epoch-{epoch}"), encoder, &head, &opt, &st)?;
+        on_event(&Event::Checkpointed {
+            name: format!("epoch-{epoch}"),
+        });
         // Fault injection for the crash tests: die like a killed process, without unwinding.
         if std::env::var("ATTUNE_FAULT_ABORT_AFTER_EPOCH")
             .ok()

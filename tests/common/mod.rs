@@ -4,6 +4,7 @@
 
 pub mod grad;
 pub mod postgres;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

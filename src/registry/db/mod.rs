@@ -198,6 +198,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         "CREATE INDEX IF NOT EXISTS models_status ON models (status, created)",
     ),
     (7, "ALTER TABLE models ADD COLUMN takeovers BIGINT NOT NULL DEFAULT 0"),
+    (8, "CREATE INDEX IF NOT EXISTS models_name ON models (name)"),
 ];
 
 #[cfg(test)]

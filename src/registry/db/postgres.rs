@@ -17,7 +17,7 @@ use super::{Cell, Database, Dialect, Param, Row, MIGRATIONS};
 use crate::error::{Error, Result};
 
 /// Idle connections kept per database, per process.
-const POOL_SIZE: usize = 8;
+const POOL_SIZE: usize = 16;
 
 fn pool() -> &'static Mutex<HashMap<String, Vec<Client>>> {
     static POOL: OnceLock<Mutex<HashMap<String, Vec<Client>>>> = OnceLock::new();
