@@ -1,7 +1,8 @@
-//! Cluster mode (issue 15) with the real parts: a PostgreSQL server started here, a store folder
-//! every process shares (`ATTUNE_STORE=file://`, as NFS would be), `attune serve --no-worker`
-//! replicas and `attune worker` processes. Skips without PostgreSQL, except under
-//! `ATTUNE_POSTGRES_REQUIRED=1` (CI).
+//! Cluster mode (issue 15) with the real parts: a PostgreSQL server and an S3 server (s3s-fs)
+//! started here, or a store folder every process shares (`ATTUNE_STORE=file://`, as NFS would
+//! be); `attune serve --no-worker` replicas and `attune worker` processes, each on a home of its
+//! own. Skips without the servers, except under `ATTUNE_POSTGRES_REQUIRED=1` and
+//! `ATTUNE_S3_REQUIRED=1` (CI).
 
 mod common;
 
@@ -350,7 +351,7 @@ fn the_postgres_registry_claims_each_job_once_and_keeps_leases() {
 
 #[test]
 fn two_servers_and_two_workers_train_four_jobs_two_at_a_time() {
-    let Some(c) = Cluster::start("fourjobs") else { return };
+    let Some(c) = Cluster::start_s3("fourjobs") else { return };
     let homes: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let servers = [c.server(homes[0].path()), c.server(homes[1].path())];
     let slow = [("ATTUNE_FAULT_SLOW_STEP_MS", "120")];

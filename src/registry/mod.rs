@@ -135,8 +135,9 @@ pub struct Registry {
     root: PathBuf,
     /// Locked per call: a registry may be used from several threads (the heartbeat's own).
     db: std::sync::Mutex<Box<dyn Database>>,
-    /// Object storage, where the shared folders live there (the root is then a local copy).
-    objects: Option<store::ObjectStorage>,
+    /// Where the folders under the root are shared (with object storage the root is this
+    /// process's local copy).
+    store: Box<dyn store::ArtifactStore>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -169,10 +170,10 @@ impl Registry {
 
     /// Opens the registry at `home` with these backends.
     pub fn open_with(home: &Path, backends: &Backends) -> Result<Self> {
-        let (root, objects) = match &backends.store {
-            StoreLocation::Home => (home.to_path_buf(), None),
-            StoreLocation::Folder(p) => (p.clone(), None),
-            StoreLocation::S3(url) => (home.to_path_buf(), Some(store::ObjectStorage::open(url)?)),
+        let (root, store): (PathBuf, Box<dyn store::ArtifactStore>) = match &backends.store {
+            StoreLocation::Home => (home.to_path_buf(), Box::new(store::Folder { root: home.into() })),
+            StoreLocation::Folder(p) => (p.clone(), Box::new(store::Folder { root: p.clone() })),
+            StoreLocation::S3(url) => (home.to_path_buf(), Box::new(store::ObjectStorage::open(url)?)),
         };
         let models = root.join("models");
         std::fs::create_dir_all(&models).map_err(|e| Error::io(&models, e))?;
@@ -185,7 +186,7 @@ impl Registry {
             home: home.to_path_buf(),
             root,
             db: std::sync::Mutex::new(db),
-            objects,
+            store,
         })
     }
 
@@ -205,19 +206,7 @@ impl Registry {
     /// Whether the database answers and the store takes a write: a server's `/health`.
     pub fn check_health(&self) -> Result<()> {
         self.ping()?;
-        if let Some(o) = &self.objects {
-            return o.ping();
-        }
-        let probe = self
-            .root
-            .join("models")
-            .join(format!(".health-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&probe, b"ok")
-            .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| Error::Store {
-                at: self.root.display().to_string(),
-                reason: format!("cannot write {}: {e}", probe.display()),
-            })
+        self.store.check()
     }
 
     /// Where the database is, for messages (no password).

@@ -11,10 +11,10 @@
 //! Within a folder, `LATEST` (the pointer to the newest checkpoint) is written last and read
 //! first, as on disk, so a reader never follows it to a checkpoint not fully there.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -22,6 +22,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
 
+use super::ArtifactStore;
 use crate::error::{Error, Result};
 
 /// Files above this are uploaded in parts of this size.
@@ -51,8 +52,23 @@ pub struct ObjectStorage {
 }
 
 impl ObjectStorage {
-    /// `s3://BUCKET/PREFIX`, credentials and endpoint from the `AWS_*` environment.
+    /// `s3://BUCKET/PREFIX`, credentials and endpoint from the `AWS_*` environment. One client
+    /// per store and process, made on first use: a server opens the registry on every request,
+    /// and a new HTTP client each time would cost its setup and its pooled connections.
     pub fn open(url: &str) -> Result<Self> {
+        static OPENED: OnceLock<Mutex<HashMap<String, ObjectStorage>>> = OnceLock::new();
+        let endpoint = std::env::var("AWS_ENDPOINT").unwrap_or_default();
+        let key = format!("{url} {endpoint}");
+        let opened = OPENED.get_or_init(Mutex::default);
+        if let Some(s) = opened.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(s.clone());
+        }
+        let s = Self::connect(url)?;
+        opened.lock().unwrap_or_else(|e| e.into_inner()).insert(key, s.clone());
+        Ok(s)
+    }
+
+    fn connect(url: &str) -> Result<Self> {
         let rest = url.strip_prefix("s3://").unwrap_or(url);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -132,8 +148,7 @@ impl ObjectStorage {
             .collect())
     }
 
-    /// Whether the store answers (a server's `/health`).
-    pub fn ping(&self) -> Result<()> {
+    fn ping(&self) -> Result<()> {
         let store = self.store.clone();
         let key = self.key("models");
         self.block_on(async move {
@@ -189,7 +204,7 @@ impl ObjectStorage {
 
     /// Makes folder `rel` in the store hold exactly the files of `local` (`skip`: top-level
     /// names left out): files uploaded with `LATEST` last, then keys no longer there deleted.
-    pub fn mirror_up(&self, local: &Path, rel: &str, skip: &[&str]) -> Result<()> {
+    fn mirror_up(&self, local: &Path, rel: &str, skip: &[&str]) -> Result<()> {
         let mut files = Vec::new();
         walk(local, local, &mut files)?;
         files.retain(|f| !skip.iter().any(|s| f == s || f.starts_with(&format!("{s}/"))));
@@ -209,7 +224,7 @@ impl ObjectStorage {
 
     /// Downloads folder `rel` into `local`, replacing it; `false` (and `local` untouched) when
     /// the store has nothing there. The copy is made beside `local` and renamed into place.
-    pub fn mirror_down(&self, rel: &str, local: &Path) -> Result<bool> {
+    fn mirror_down(&self, rel: &str, local: &Path) -> Result<bool> {
         let keys = self.list(rel)?;
         if keys.is_empty() {
             return Ok(false);
@@ -231,14 +246,31 @@ impl ObjectStorage {
         fetched.map(|_| true)
     }
 
-    /// Deletes folder `rel` from the store.
-    pub fn delete(&self, rel: &str) -> Result<()> {
+    fn delete_all(&self, rel: &str) -> Result<()> {
         for k in self.list(rel)? {
             let key = self.key(&format!("{rel}/{k}"));
             let store = self.store.clone();
             self.block_on(async move { store.delete(&key).await })?;
         }
         Ok(())
+    }
+}
+
+impl ArtifactStore for ObjectStorage {
+    fn push(&self, local: &Path, rel: &str, skip: &[&str]) -> Result<()> {
+        self.mirror_up(local, rel, skip)
+    }
+
+    fn pull(&self, rel: &str, local: &Path) -> Result<bool> {
+        self.mirror_down(rel, local)
+    }
+
+    fn delete(&self, rel: &str) -> Result<()> {
+        self.delete_all(rel)
+    }
+
+    fn check(&self) -> Result<()> {
+        self.ping()
     }
 }
 
