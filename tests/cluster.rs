@@ -221,6 +221,20 @@ fn wait_ready(server: &Server, id: &str, limit: Duration, logs: &dyn Fn() -> Str
     }
 }
 
+/// Waits (a minute at most) for a run's first checkpoint pointer, wherever `latest` is.
+fn wait_for_checkpoint(latest: &Path, worker: &Worker) {
+    let start = Instant::now();
+    while !latest.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint at {}:\n{}",
+            latest.display(),
+            worker.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn model_files(dir: &Path) -> (Vec<u8>, String) {
     (
         std::fs::read(dir.join("model/model.safetensors")).unwrap(),
@@ -425,15 +439,7 @@ fn a_killed_worker_is_resumed_by_the_other_to_the_uninterrupted_model() {
     let mut first = c.worker(homes[1].path(), &slow);
     let id = submit(&server, "killed", &dataset, &c.base(), 7);
     let ckpt = c.store.path().join(format!("models/{id}.partial/checkpoints/LATEST"));
-    let start = Instant::now();
-    while !ckpt.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoint:\n{}",
-            first.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_checkpoint(&ckpt, &first);
     first.child.kill().unwrap(); // SIGKILL: no chance to give the lease up
     first.child.wait().unwrap();
     let killed_at = Instant::now();
@@ -568,15 +574,7 @@ fn object_storage_carries_datasets_runs_and_models_between_machines() {
     let id = submit(&server, "moved", &dataset, &c.base(), 11);
     // The first checkpoint reaches the bucket; then the worker dies without a word.
     let latest = s3.object(&format!("team/models/{id}.partial/checkpoints/LATEST"));
-    let start = Instant::now();
-    while !latest.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoint in the store:\n{}",
-            first.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_checkpoint(&latest, &first);
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let second = c.worker(homes[2].path(), &[]);
@@ -630,15 +628,7 @@ fn a_store_that_goes_away_never_leaves_a_half_model_ready() {
         c.s3.as_ref()
             .unwrap()
             .object(&format!("team/models/{id}.partial/checkpoints/LATEST"));
-    let start = Instant::now();
-    while !latest.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoint:\n{}",
-            worker.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_checkpoint(&latest, &worker);
     c.s3.as_mut().unwrap().down();
     let (code, h) = call("GET", &server.url("/health"), None);
     assert_eq!(code, 503, "{h}");

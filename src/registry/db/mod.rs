@@ -11,7 +11,7 @@ mod sqlite;
 pub use self::postgres::{redact, Postgres};
 pub use self::sqlite::Sqlite;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A parameter: its type is known even when it is NULL, as PostgreSQL needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +158,42 @@ pub fn transaction<T>(db: &mut dyn Database, f: impl FnOnce(&mut dyn Database) -
             Err(e)
         }
     }
+}
+
+/// Applies the [`MIGRATIONS`] the database lacks, in one transaction, after `lock` (a statement
+/// that makes concurrent starts wait their turn). `applied_already` names the errors that mean a
+/// registry made before versions were recorded already has that change.
+pub(crate) fn migrate(db: &mut dyn Database, lock: Option<&str>, applied_already: fn(&Error) -> bool) -> Result<()> {
+    // The common case, an up-to-date database, takes no lock (SQLite migrates at every open).
+    let recorded = db.query("SELECT COUNT(*) FROM schema_migrations", &[]);
+    if recorded.is_ok_and(|r| r.first().and_then(|r| r.int(0)) == Some(MIGRATIONS.len() as i64)) {
+        return Ok(());
+    }
+    transaction(db, |db| {
+        if let Some(lock) = lock {
+            db.query(lock, &[])?;
+        }
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)",
+            &[],
+        )?;
+        let done: Vec<i64> = db
+            .query("SELECT version FROM schema_migrations", &[])?
+            .iter()
+            .filter_map(|r| r.int(0))
+            .collect();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !done.contains(v)) {
+            match db.execute(sql, &[]) {
+                Err(e) if !applied_already(&e) => return Err(e),
+                _ => {}
+            }
+            db.execute(
+                "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
+                crate::sql_params![*version, chrono::Utc::now().to_rfc3339()],
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The registry's tables, as each version of the schema adds them. Both databases apply the same

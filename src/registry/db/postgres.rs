@@ -13,7 +13,7 @@ use std::time::Duration;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
-use super::{Cell, Database, Dialect, Param, Row, MIGRATIONS};
+use super::{Cell, Database, Dialect, Param, Row};
 use crate::error::{Error, Result};
 
 /// Idle connections kept per database, per process.
@@ -120,34 +120,7 @@ impl Postgres {
     /// Concurrent first starts (two workers at once) apply the list once: the advisory lock
     /// makes the others wait, then find the versions recorded.
     fn migrate(&mut self) -> Result<()> {
-        self.begin()?;
-        let applied = (|| -> Result<()> {
-            self.query("SELECT pg_advisory_xact_lock(7271727)", &[])?;
-            self.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)",
-                &[],
-            )?;
-            let done: Vec<i64> = self
-                .query("SELECT version FROM schema_migrations", &[])?
-                .iter()
-                .filter_map(|r| r.int(0))
-                .collect();
-            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !done.contains(v)) {
-                self.execute(sql, &[])?;
-                self.execute(
-                    "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
-                    crate::sql_params![*version, chrono::Utc::now().to_rfc3339()],
-                )?;
-            }
-            Ok(())
-        })();
-        match applied {
-            Ok(()) => self.commit(),
-            Err(e) => {
-                self.rollback();
-                Err(e)
-            }
-        }
+        super::migrate(self, Some("SELECT pg_advisory_xact_lock(7271727)"), |_| false)
     }
 
     /// Runs `f` on the connection; outside a transaction, a connection found closed is replaced

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::{Cell, Database, Dialect, Param, Row, MIGRATIONS};
+use super::{Cell, Database, Dialect, Param, Row};
 use crate::error::{Error, Result};
 
 pub struct Sqlite {
@@ -39,32 +39,13 @@ impl Sqlite {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        self.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)",
-            &[],
-        )?;
-        let done: Vec<i64> = self
-            .query("SELECT version FROM schema_migrations", &[])?
-            .iter()
-            .filter_map(|r| r.int(0))
-            .collect();
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !done.contains(v)) {
-            super::transaction(self, |db| {
-                match db.execute(sql, &[]) {
-                    Ok(_) => {}
-                    // Registries made before versions were recorded added their columns one by
-                    // one; a column already there is that migration, applied.
-                    Err(Error::Registry { reason, .. }) if reason.contains("duplicate column name") => {}
-                    Err(e) => return Err(e),
-                }
-                db.execute(
-                    "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
-                    crate::sql_params![*version, chrono::Utc::now().to_rfc3339()],
-                )
-                .map(|_| ())
-            })?;
-        }
-        Ok(())
+        // Registries made before versions were recorded added their columns one by one; a
+        // column already there is that migration, applied.
+        super::migrate(
+            self,
+            None,
+            |e| matches!(e, Error::Registry { reason, .. } if reason.contains("duplicate column name")),
+        )
     }
 }
 
@@ -128,5 +109,39 @@ impl Database for Sqlite {
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_from_before_versions_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite");
+        // The table as an older attune made it: columns added one by one, nothing recorded.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT, base_model TEXT NOT NULL,
+                 dataset_sha256 TEXT NOT NULL, params TEXT NOT NULL, metrics TEXT NOT NULL DEFAULT '{}',
+                 created TEXT NOT NULL, status TEXT NOT NULL, error TEXT, progress TEXT);
+             ALTER TABLE models ADD COLUMN owner TEXT;
+             INSERT INTO models (id, base_model, dataset_sha256, params, created, status)
+                 VALUES ('old-ft', 'base', 'sha', '{}', '2026-01-01T00:00:00Z', 'READY');",
+        )
+        .unwrap();
+        drop(old);
+        let mut db = Sqlite::open(&path).unwrap();
+        let versions = db.query("SELECT COUNT(*) FROM schema_migrations", &[]).unwrap();
+        assert_eq!(versions[0].int(0), Some(super::super::MIGRATIONS.len() as i64));
+        let row = db
+            .query("SELECT id, owner, lease_expires, takeovers FROM models", &[])
+            .unwrap();
+        assert_eq!(row[0].text(0).as_deref(), Some("old-ft"));
+        assert_eq!((row[0].int(2), row[0].int(3)), (None, Some(0)));
+        // A second open finds nothing to do.
+        drop(db);
+        Sqlite::open(&path).unwrap();
     }
 }
