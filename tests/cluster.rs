@@ -149,32 +149,8 @@ impl Drop for Worker {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-    let a = agent();
-    let auth = format!("Bearer {KEY}");
-    let resp = match method {
-        "GET" => a.get(url).header("Authorization", &auth).call(),
-        "DELETE" => a.delete(url).header("Authorization", &auth).call(),
-        _ => a
-            .post(url)
-            .header("Authorization", &auth)
-            .header("Content-Type", "application/json")
-            .send(body.map(|b| b.to_string()).unwrap_or_default()),
-    }
-    .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    common::call_auth(method, url, body, &format!("Bearer {KEY}"))
 }
 
 fn upload(server: &Server, path: &Path) -> String {
@@ -183,7 +159,7 @@ fn upload(server: &Server, path: &Path) -> String {
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"train.csv\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
     );
-    let resp = agent()
+    let resp = common::agent()
         .post(server.url("/v1/datasets"))
         .header("Authorization", format!("Bearer {KEY}"))
         .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
@@ -395,26 +371,9 @@ fn two_servers_and_two_workers_train_four_jobs_two_at_a_time() {
     for w in &workers {
         assert!(w.text().contains("READY in"), "each worker trained:\n{}", logs());
     }
-    let texts = serde_json::json!(["flight fare airport", "card payment refund", "password reset my"]);
     for id in &ids {
         wait_ready(&servers[1], id, Duration::from_secs(10), &logs);
-        let answers: Vec<serde_json::Value> = servers
-            .iter()
-            .map(|s| {
-                let (code, v) = call(
-                    "POST",
-                    &s.url("/v1/classify"),
-                    Some(serde_json::json!({"model": id, "inputs": texts})),
-                );
-                assert_eq!(code, 200, "{v}");
-                v["classifications"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| serde_json::json!([c["prediction"], c["confidences"]]))
-                    .collect()
-            })
-            .collect();
+        let answers: Vec<serde_json::Value> = servers.iter().map(|s| classify(s, id)).collect();
         assert_eq!(answers[0], answers[1], "both replicas answer alike for {id}");
     }
     let (code, m) = call("GET", &servers[0].url("/metrics"), None);

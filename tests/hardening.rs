@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use attune::testing::TinySpec;
-use common::{tiny_model, Server};
+use common::{agent, call_auth, tiny_model, Server};
 
 const KEY: &str = "hardening-key";
 
@@ -33,35 +33,8 @@ fn output(home: &Path, args: &[&str]) -> Output {
     attune(home, args).output().unwrap()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
     call_auth(method, url, body, &format!("Bearer {KEY}"))
-}
-
-fn call_auth(method: &str, url: &str, body: Option<serde_json::Value>, auth: &str) -> (u16, serde_json::Value) {
-    let a = agent();
-    let resp = match method {
-        "GET" => a.get(url).header("Authorization", auth).call(),
-        "DELETE" => a.delete(url).header("Authorization", auth).call(),
-        _ => a
-            .post(url)
-            .header("Authorization", auth)
-            .header("Content-Type", "application/json")
-            .send(body.map(|b| b.to_string()).unwrap_or_default()),
-    }
-    .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
 }
 
 fn upload(server: &Server, path: &Path) -> serde_json::Value {

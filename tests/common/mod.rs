@@ -162,6 +162,36 @@ pub fn unchanged(before: &[(String, candle_core::Tensor)], enc: &attune::Encoder
         .collect()
 }
 
+/// An HTTP client that returns error statuses as answers, for tests that check them.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// (status, body) of a GET, DELETE or (any other method) JSON POST with this `Authorization`
+/// header; a body that is not JSON comes back as a string.
+pub fn call_auth(method: &str, url: &str, body: Option<serde_json::Value>, auth: &str) -> (u16, serde_json::Value) {
+    let a = agent();
+    let resp = match method {
+        "GET" => a.get(url).header("Authorization", auth).call(),
+        "DELETE" => a.delete(url).header("Authorization", auth).call(),
+        _ => a
+            .post(url)
+            .header("Authorization", auth)
+            .header("Content-Type", "application/json")
+            .send(body.map(|b| b.to_string()).unwrap_or_default()),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 /// `attune serve` on a loopback port, stopped when dropped.
 pub struct Server {
     pub child: Child,
