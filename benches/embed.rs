@@ -3,6 +3,10 @@
 //! sentence-transformers in the same run; see BENCHMARKS.md.
 //!
 //! cargo bench --bench embed -- [--data FILE] [--n 2000] [--batch-size 32] [--model M]
+//!   [--dtypes f32,bf16,int8] [--batch-tokens T]
+//!
+//! With several dtypes, one line each, in one process; every line after f32 also gives the mean
+//! and least cosine of its embeddings to f32's.
 
 mod common;
 
@@ -10,7 +14,7 @@ use std::time::Instant;
 
 use common::{arg, peak_rss_mib};
 
-use attune::{Encoder, EncoderOptions};
+use attune::{Encoder, EncoderOptions, Precision};
 
 // The binary's allocator, so the benchmark measures what users run.
 #[global_allocator]
@@ -34,24 +38,50 @@ fn main() {
     let dir = attune::resolve_model(&model, &attune::SourceOptions::from_env())
         .expect("model")
         .dir;
-    let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
-    enc.embed(&texts[..bs.min(texts.len())], bs).expect("warm-up");
-    let start = Instant::now();
-    let emb = enc.embed(&texts, bs).expect("embed");
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(emb.len(), texts.len());
-    println!(
-        "{}",
-        serde_json::json!({
-            "engine": "attune",
-            "texts": texts.len(),
-            "batch_size": bs,
-            "threads": rayon_threads(),
-            "seconds": secs,
-            "sentences_per_s": texts.len() as f64 / secs,
-            "peak_rss_mib": peak_rss_mib(),
-        })
-    );
+    let dtypes: Vec<Precision> = arg(&args, "--dtypes", "f32")
+        .split(',')
+        .map(|d| d.parse().expect("--dtypes takes f32, bf16 or int8, comma-separated"))
+        .collect();
+    let tokens: usize = arg(
+        &args,
+        "--batch-tokens",
+        &attune::encoder::DEFAULT_BATCH_TOKENS.to_string(),
+    )
+    .parse()
+    .expect("--batch-tokens takes a number");
+    let mut reference: Option<Vec<Vec<f32>>> = None;
+    for dtype in dtypes {
+        let opts = EncoderOptions::default().with_precision(dtype);
+        let mut enc = Encoder::load(&dir, &opts).expect("load");
+        enc.set_batch_tokens(tokens);
+        enc.embed(&texts[..bs.min(texts.len())], bs).expect("warm-up");
+        let start = Instant::now();
+        let emb = enc.embed(&texts, bs).expect("embed");
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(emb.len(), texts.len());
+        let cos: Option<Vec<f32>> = reference
+            .as_ref()
+            .map(|r| r.iter().zip(&emb).map(|(a, b)| attune::encoder::cosine(a, b)).collect());
+        if dtype == Precision::F32 {
+            reference = Some(emb);
+        }
+        println!(
+            "{}",
+            serde_json::json!({
+                "engine": "attune",
+                "dtype": dtype,
+                "texts": texts.len(),
+                "batch_size": bs,
+                "batch_tokens": tokens,
+                "threads": rayon_threads(),
+                "seconds": secs,
+                "sentences_per_s": texts.len() as f64 / secs,
+                "peak_rss_mib": peak_rss_mib(),
+                "mean_cosine_to_f32": cos.as_ref().map(|c| c.iter().sum::<f32>() / c.len() as f32),
+                "min_cosine_to_f32": cos.as_ref().map(|c| c.iter().copied().fold(1.0, f32::min)),
+            })
+        );
+    }
 }
 
 fn rayon_threads() -> usize {

@@ -34,7 +34,7 @@ pub mod testing;
 pub mod train;
 pub mod util;
 
-pub use encoder::{Encoder, EncoderOptions, ForwardMode};
+pub use encoder::{Encoder, EncoderOptions, ForwardMode, Precision};
 pub use error::{Error, Result};
 pub use source::{resolve_model, ResolvedModel, SourceOptions};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::encoder::{Encoder, EncoderOptions, LongText};
+use crate::encoder::{Encoder, EncoderOptions, LongText, Precision};
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::head::{Head, LogisticHead, MultiLabelHead};
@@ -47,7 +47,13 @@ pub struct FinetunedModel {
 impl FinetunedModel {
     /// Loads the model folder `dir` (as written by fine-tuning).
     pub fn load(dir: &Path) -> Result<Self> {
-        let encoder = Encoder::load(&dir.join("model"), &EncoderOptions::default())?;
+        Self::load_with(dir, Precision::F32)
+    }
+
+    /// Loads the model folder `dir`, its encoder computing in `precision`.
+    pub fn load_with(dir: &Path, precision: Precision) -> Result<Self> {
+        let opts = EncoderOptions::default().with_precision(precision);
+        let encoder = Encoder::load(&dir.join("model"), &opts)?;
         let head = Head::load(&dir.join("head.json"))?;
         if head.dim() != encoder.dim() {
             return Err(Error::folder(
@@ -93,6 +99,53 @@ impl FinetunedModel {
 
     /// The model's metrics on a labelled file; its labels must be ones the model knows.
     pub fn evaluate(&self, ds: &Dataset, batch_size: usize, long: &LongText) -> Result<Metrics> {
+        self.check_labels(ds)?;
+        let texts = labelled_texts(ds);
+        let emb = self.encoder.embed_long(&texts, batch_size, long)?;
+        self.metrics(ds, &emb)
+    }
+
+    /// What computing in `precision` costs against f32 on a labelled file: the metrics of both
+    /// on the same rows, how often the answers agree and how close the embeddings stay. The
+    /// model is left computing in `precision`.
+    pub fn evaluate_precision(
+        &mut self,
+        ds: &Dataset,
+        batch_size: usize,
+        long: &LongText,
+        precision: Precision,
+    ) -> Result<PrecisionCost> {
+        self.check_labels(ds)?;
+        let texts = labelled_texts(ds);
+        self.encoder.set_precision(Precision::F32)?;
+        let full = self.encoder.embed_long(&texts, batch_size, long)?;
+        self.encoder.set_precision(precision)?;
+        let low = self.encoder.embed_long(&texts, batch_size, long)?;
+        let answers = |emb: &[Vec<f32>]| classify_with(&self.head, &texts, emb, None);
+        let (a, b) = (answers(&full)?, answers(&low)?);
+        let same = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| {
+                x.prediction == y.prediction && x.labels.as_deref().map(names) == y.labels.as_deref().map(names)
+            })
+            .count();
+        let cos: Vec<f64> = full
+            .iter()
+            .zip(&low)
+            .map(|(x, y)| crate::encoder::cosine(x, y) as f64)
+            .collect();
+        Ok(PrecisionCost {
+            dtype: precision,
+            f32: self.metrics(ds, &full)?,
+            metrics: self.metrics(ds, &low)?,
+            agreement: same as f64 / texts.len().max(1) as f64,
+            mean_cosine: cos.iter().sum::<f64>() / cos.len().max(1) as f64,
+            min_cosine: cos.iter().copied().fold(1.0, f64::min),
+        })
+    }
+
+    fn check_labels(&self, ds: &Dataset) -> Result<()> {
         let labels = self.head.labels();
         if ds.multi_label != self.head.is_multi_label() {
             let kind = |m: bool| if m { "multi-label" } else { "single-label" };
@@ -121,24 +174,56 @@ impl FinetunedModel {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Metrics of the labelled rows of `ds` from their embeddings.
+    fn metrics(&self, ds: &Dataset, emb: &[Vec<f32>]) -> Result<Metrics> {
+        let labels = self.head.labels();
         let rows: Vec<_> = ds.examples.iter().filter(|e| !e.text.is_empty()).collect();
-        let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
-        let emb = self.encoder.embed_long(&texts, batch_size, long)?;
-        let probs = self.head.predict_proba(&emb)?;
+        let probs = self.head.predict_proba(emb)?;
         let id = |l: &String| labels.iter().position(|x| x == l).unwrap_or(0);
         match &self.head {
             Head::Single(_) => {
                 let truth: Vec<usize> = rows.iter().map(|e| id(&e.label)).collect();
-                Metrics::compute(labels, &truth, &probs, &emb)
+                Metrics::compute(labels, &truth, &probs, emb)
             }
             Head::Multi(h) => {
                 let truth: Vec<Vec<usize>> = rows.iter().map(|e| e.labels.iter().map(id).collect()).collect();
                 let owned: Vec<crate::data::Example> = rows.iter().map(|e| (*e).clone()).collect();
-                let sil = crate::eval::silhouette(&emb, &crate::finetune::groups(&owned, labels))?;
+                let sil = crate::eval::silhouette(emb, &crate::finetune::groups(&owned, labels))?;
                 crate::eval::compute_multi(labels, &truth, &probs, &h.thresholds, sil)
             }
         }
     }
+}
+
+/// The texts of the rows [`FinetunedModel::evaluate`] scores.
+fn labelled_texts(ds: &Dataset) -> Vec<&str> {
+    ds.examples
+        .iter()
+        .filter(|e| !e.text.is_empty())
+        .map(|e| e.text.as_str())
+        .collect()
+}
+
+fn names(v: &[LabelConfidence]) -> Vec<&str> {
+    v.iter().map(|c| c.label.as_str()).collect()
+}
+
+/// What a lower precision changes against f32, measured on one labelled file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrecisionCost {
+    pub dtype: Precision,
+    /// The model in f32 on the same rows.
+    pub f32: Metrics,
+    /// The model in `dtype`, at the top level as `eval --json` prints metrics.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+    /// Share of rows whose answer (top label; for multi-label, the label set) is the same.
+    pub agreement: f64,
+    pub mean_cosine: f64,
+    pub min_cosine: f64,
 }
 
 /// How the run that made the model in `dir` embedded long texts (truncation for a folder without

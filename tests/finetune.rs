@@ -164,6 +164,40 @@ fn finetune_registers_a_complete_model_with_metrics() {
         serde_json::from_str(&env.ok(&["eval", "--model", id, "--data", &data, "--json"])).unwrap();
     assert!(ev["accuracy"].as_f64().unwrap() > 0.0 && ev["f1_macro"].is_number());
 
+    // eval --dtype: the lower precision's metrics at the top level, f32's beside them, and how
+    // far the answers and embeddings moved; classify and embed take the same flag.
+    for dtype in ["int8", "bf16"] {
+        let low: serde_json::Value =
+            serde_json::from_str(&env.ok(&["eval", "--model", id, "--data", &data, "--json", "--dtype", dtype]))
+                .unwrap();
+        assert_eq!(low["dtype"], dtype);
+        assert_eq!(low["f32"]["accuracy"], ev["accuracy"], "the f32 column is plain eval's");
+        let agreement = low["agreement"].as_f64().unwrap();
+        let (mean, min) = (
+            low["mean_cosine"].as_f64().unwrap(),
+            low["min_cosine"].as_f64().unwrap(),
+        );
+        assert!(
+            (0.9..=1.0).contains(&agreement) && min <= mean && mean > 0.99 && mean <= 1.0 + 1e-6,
+            "{low}"
+        );
+        assert!(low["accuracy"].is_number() && low["f1_macro"].is_number());
+        let c: serde_json::Value =
+            serde_json::from_str(&env.ok(&["classify", "--model", id, "--json", "--dtype", dtype, "refund my card"]))
+                .unwrap();
+        assert!(c[0]["prediction"].is_string());
+        assert!(env
+            .ok(&["embed", "--model", id, "--dtype", dtype, "taxi"])
+            .contains("\"embedding\""));
+    }
+    let table = env.ok(&["eval", "--model", id, "--data", &data, "--dtype", "int8"]);
+    assert!(
+        table.contains("in int8 beside f32") && table.contains("of answers as in f32"),
+        "{table}"
+    );
+    let bad = env.fails(&["eval", "--model", id, "--data", &data, "--dtype", "fp8"]);
+    assert!(bad.contains("--dtype") && bad.contains("f32, bf16 or int8"), "{bad}");
+
     env.ok(&["models", "rm", id]);
     assert!(!path.exists());
     let err = env.fails(&["classify", "--model", id, "x"]);

@@ -27,6 +27,9 @@ pub struct ClassifyArgs {
     /// Answer no label when the top confidence is under P (0 to 1).
     #[arg(long, value_name = "P")]
     abstain_below: Option<f32>,
+    /// Compute in f32, bf16 or int8 (see `attune eval --dtype` for what it costs).
+    #[arg(long, env = "ATTUNE_DTYPE", default_value = "f32")]
+    dtype: attune::Precision,
     /// Print a JSON array.
     #[arg(long)]
     json: bool,
@@ -53,7 +56,7 @@ pub fn run(a: ClassifyArgs) -> Result<(), CliError> {
             )))
         }
     };
-    let model = FinetunedModel::load(&dir)?;
+    let model = FinetunedModel::load_with(&dir, a.dtype)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     if a.abstain_below.is_some() && model.head.is_multi_label() {
         return Err(CliError::Usage(

@@ -31,9 +31,16 @@ pub struct EmbedArgs {
     /// Where to write the vectors (written whole or not at all); stdout when left out.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
+    /// Texts per forward pass at most; the token budget usually binds first.
+    #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// Padded tokens per forward pass at most (texts are batched longest first, so short and
+    /// long texts each fill a pass without one long text padding many short ones).
+    #[arg(long, default_value_t = attune::encoder::DEFAULT_BATCH_TOKENS)]
+    batch_tokens: usize,
+    /// Compute in f32, bf16 or int8 (see `attune eval --dtype` for what it costs).
+    #[arg(long, env = "ATTUNE_DTYPE", default_value = "f32")]
+    dtype: attune::Precision,
     #[command(flatten)]
     long: LongTextArgs,
 }
@@ -41,6 +48,9 @@ pub struct EmbedArgs {
 pub fn run(a: EmbedArgs) -> Result<(), CliError> {
     if a.batch_size == 0 {
         return Err(CliError::Usage("--batch-size must be at least 1".into()));
+    }
+    if a.batch_tokens == 0 {
+        return Err(CliError::Usage("--batch-tokens must be at least 1".into()));
     }
     let texts = match &a.input {
         Some(p) => read_texts(p, a.text_column.as_deref())?,
@@ -64,7 +74,8 @@ pub fn run(a: EmbedArgs) -> Result<(), CliError> {
             .into());
         }
     }
-    let encoder = load_encoder(&a.model)?;
+    let mut encoder = load_encoder(&a.model, a.dtype)?;
+    encoder.set_batch_tokens(a.batch_tokens);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let bar = if refs.len() > a.batch_size && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(refs.len() as u64);

@@ -129,10 +129,13 @@ pub(crate) fn locate(spec: &str) -> Result<attune::model::Located, CliError> {
 
 /// Resolves and loads the encoder `spec` names (a fine-tuned model's encoder for a registry
 /// model), telling on stderr where it came from.
-pub(crate) fn load_encoder(spec: &str) -> Result<attune::Encoder, CliError> {
+pub(crate) fn load_encoder(spec: &str, precision: attune::Precision) -> Result<attune::Encoder, CliError> {
     let dir = locate(spec)?.encoder_dir();
     if dir != std::path::Path::new(spec) {
         eprintln!("attune: model {spec} from {}", dir.display());
     }
-    Ok(attune::Encoder::load(&dir, &attune::EncoderOptions::default())?)
+    Ok(attune::Encoder::load(
+        &dir,
+        &attune::EncoderOptions::default().with_precision(precision),
+    )?)
 }

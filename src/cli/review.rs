@@ -40,7 +40,7 @@ pub fn run(a: ReviewArgs) -> Result<(), CliError> {
     };
     let base = a.base.clone();
     let mut load = || {
-        load_encoder(&base).map_err(|e| match e {
+        load_encoder(&base, attune::Precision::F32).map_err(|e| match e {
             CliError::Attune(e) => e,
             other => attune::Error::Internal(other.to_string()),
         })

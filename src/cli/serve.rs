@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Let requests name any folder on this machine or any Hub id (only for a trusted network).
     #[arg(long)]
     allow_any_model: bool,
+    /// The precision every served model computes in: f32, bf16 or int8 (check the cost first
+    /// with `attune eval --dtype`).
+    #[arg(long, env = "ATTUNE_DTYPE", default_value = "f32")]
+    dtype: attune::Precision,
 }
 
 pub fn run(a: ServeArgs) -> Result<(), CliError> {
@@ -61,6 +65,7 @@ pub fn run(a: ServeArgs) -> Result<(), CliError> {
             ..Limits::default()
         },
         cache_bytes: a.cache_mb << 20,
+        precision: a.dtype,
         jobs: !a.no_jobs,
         allow: {
             let mut allow = AllowList::default();

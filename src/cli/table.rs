@@ -4,6 +4,11 @@ use attune::eval::Metrics;
 
 /// Prints the headline metrics; with `after`, baseline and fine-tuned side by side.
 pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
+    print_metrics_columns(before, after, ("baseline", "fine-tuned"))
+}
+
+/// As [`print_metrics_table`], the two columns headed `heads`.
+pub fn print_metrics_columns(before: &Metrics, after: Option<&Metrics>, heads: (&str, &str)) {
     type Row = (&'static str, fn(&Metrics) -> f64);
     let multi_rows: [Row; 11] = [
         ("Hamming score", |m| m.accuracy),
@@ -44,10 +49,7 @@ pub fn print_metrics_table(before: &Metrics, after: Option<&Metrics>) {
     };
     match after {
         Some(a) => {
-            println!(
-                "{:<22} {:>10} {:>11} {:>9}",
-                "metric", "baseline", "fine-tuned", "change"
-            );
+            println!("{:<22} {:>10} {:>11} {:>9}", "metric", heads.0, heads.1, "change");
             for (name, f) in rows.iter() {
                 println!(
                     "{:<22} {:>10.4} {:>11.4} {:>+9.4}",

@@ -97,13 +97,24 @@ impl Bert {
     pub(crate) fn capture(&self) -> &Capture {
         &self.embeddings.capture
     }
+
+    /// Every linear layer, for switching their inference precision.
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::with_capacity(6 * self.layers.len());
+        for l in &mut self.layers {
+            let a = &mut l.attention;
+            out.extend([&mut a.query, &mut a.key, &mut a.value, &mut a.output]);
+            out.extend([&mut l.ffn.intermediate, &mut l.ffn.output]);
+        }
+        out
+    }
 }
 
 pub(crate) fn linear(ws: &mut Weights, name: &str, out: usize, inp: usize) -> Result<Linear> {
-    Ok(Linear {
-        weight: ws.var(&format!("{name}.weight"), &[out, inp])?,
-        bias: Some(ws.var(&format!("{name}.bias"), &[out])?),
-    })
+    Ok(Linear::new(
+        ws.var(&format!("{name}.weight"), &[out, inp])?,
+        Some(ws.var(&format!("{name}.bias"), &[out])?),
+    ))
 }
 
 pub(crate) fn layer_norm(ws: &mut Weights, name: &str, dim: usize, eps: f64) -> Result<LayerNorm> {

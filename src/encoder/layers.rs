@@ -6,8 +6,12 @@ use candle_core::Tensor;
 use rand::Rng;
 
 use super::mode::ForwardMode;
+use std::sync::Arc;
+
+use super::precision::Precision;
 use crate::error::Result;
 use crate::kernels;
+use crate::kernels::quant::{Bf16Weight, Int8Weight, LowMatmul, LowWeight};
 
 /// Returns the weight as used by this pass: detached for inference, so no graph is recorded.
 pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
@@ -23,9 +27,45 @@ pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
+    /// The weight in a lower precision, used by inference passes when set.
+    low: Option<LowMatmul>,
 }
 
 impl Linear {
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Linear {
+            weight,
+            bias,
+            low: None,
+        }
+    }
+
+    /// Makes inference passes compute in `precision` (from the current f32 weights); f32 drops
+    /// the lower-precision copy. Training passes always use the f32 weights.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        if precision == Precision::F32 {
+            self.low = None;
+            return Ok(());
+        }
+        let (out, inp) = self.weight.dims2()?;
+        let w = self
+            .weight
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let b = match &self.bias {
+            Some(b) => Some(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?),
+            None => None,
+        };
+        self.low = match precision {
+            Precision::F32 => None,
+            Precision::Int8 => Some(LowWeight::Int8(Int8Weight::quantize(&w, out, inp, b.as_deref()))),
+            Precision::Bf16 => Some(LowWeight::Bf16(Bf16Weight::quantize(&w, out, inp, b.as_deref()))),
+        }
+        .map(|l| LowMatmul(Arc::new(l)));
+        Ok(())
+    }
+
     pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let Some((last, lead)) = dims.split_last() else {
@@ -33,10 +73,19 @@ impl Linear {
         };
         let rows: usize = lead.iter().product();
         let x2 = x.reshape((rows, *last))?;
-        let mut y = x2.matmul(&w(&self.weight, mode).t()?)?;
-        if let Some(b) = &self.bias {
-            y = kernels::bias_add(&y, &w(b, mode))?;
-        }
+        let low = self.low.as_ref().filter(|_| mode.is_inference());
+        let y = match low {
+            Some(low) => low
+                .forward(&x2.to_dtype(candle_core::DType::F32)?)?
+                .to_dtype(x.dtype())?,
+            None => {
+                let y = x2.matmul(&w(&self.weight, mode).t()?)?;
+                match &self.bias {
+                    Some(b) => kernels::bias_add(&y, &w(b, mode))?,
+                    None => y,
+                }
+            }
+        };
         let out = self.weight.dim(0)?;
         let mut shape = lead.to_vec();
         shape.push(out);

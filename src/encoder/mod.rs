@@ -1,6 +1,7 @@
 //! Sentence-embedding encoders: load a model folder, tokenise, run (for inference or training),
 //! pool, normalise, and save a folder that sentence-transformers loads unchanged.
 
+mod batching;
 mod bert;
 pub mod chunk;
 pub mod config;
@@ -9,6 +10,7 @@ mod mode;
 pub mod modernbert;
 mod mpnet;
 pub mod pooling;
+mod precision;
 mod roberta;
 mod save;
 pub mod tokenize;
@@ -21,10 +23,12 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
+pub use batching::{token_batches, DEFAULT_BATCH_TOKENS};
 pub use chunk::{ChunkPool, LongText, LongTextMode};
 pub use config::{ModelConfig, PoolingConfig, SentenceConfig};
 pub use layers::{dropout, LayerNorm, Linear};
 pub use mode::ForwardMode;
+pub use precision::Precision;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncate};
 pub use word_rows::{WordRows, WORD_TABLE};
 
@@ -39,6 +43,8 @@ pub struct EncoderOptions {
     pub dtype: DType,
     /// Overrides the folder's `max_seq_length`.
     pub max_seq_length: Option<usize>,
+    /// The precision of inference passes (training always runs on the f32 weights).
+    pub precision: Precision,
 }
 
 impl Default for EncoderOptions {
@@ -47,6 +53,7 @@ impl Default for EncoderOptions {
             device: Device::Cpu,
             dtype: DType::F32,
             max_seq_length: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -59,6 +66,11 @@ impl EncoderOptions {
 
     pub fn with_max_seq_length(mut self, n: usize) -> Self {
         self.max_seq_length = Some(n);
+        self
+    }
+
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
         self
     }
 }
@@ -83,6 +95,9 @@ pub struct Encoder {
     extra: HashMap<String, Tensor>,
     device: Device,
     dtype: DType,
+    precision: Precision,
+    /// Padded tokens an inference batch may hold (see [`token_batches`]).
+    batch_tokens: usize,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -129,7 +144,7 @@ impl Encoder {
             ModelConfig::ModernBert(c) => Backbone::ModernBert(modernbert::ModernBert::load(c, &mut weights)?),
         };
         let (varmap, extra) = weights.finish();
-        Ok(Encoder {
+        let mut encoder = Encoder {
             dir: dir.to_path_buf(),
             config,
             sentence,
@@ -139,7 +154,44 @@ impl Encoder {
             extra,
             device,
             dtype: opts.dtype,
-        })
+            precision: Precision::F32,
+            batch_tokens: DEFAULT_BATCH_TOKENS,
+        };
+        encoder.set_precision(opts.precision)?;
+        Ok(encoder)
+    }
+
+    /// Makes inference passes compute in `precision`, from the current weights (set it again
+    /// after changing them). Lower precisions run on the CPU only.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        if precision != Precision::F32 && !self.device.is_cpu() {
+            return Err(Error::InvalidArgument(format!(
+                "dtype {precision} runs on the CPU only; unset ATTUNE_DEVICE or use --dtype f32 on a GPU"
+            )));
+        }
+        let linears = match &mut self.backbone {
+            Backbone::Bert(b) => b.linears_mut(),
+            Backbone::ModernBert(m) => m.linears_mut(),
+        };
+        for l in linears {
+            l.set_precision(precision)?;
+        }
+        self.precision = precision;
+        Ok(())
+    }
+
+    /// The precision inference passes compute in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Caps inference batches at `tokens` padded tokens (at least 1), besides their text count.
+    pub fn set_batch_tokens(&mut self, tokens: usize) {
+        self.batch_tokens = tokens.max(1);
+    }
+
+    pub fn batch_tokens(&self) -> usize {
+        self.batch_tokens
     }
 
     /// The folder the model was loaded from.
@@ -284,23 +336,18 @@ impl Encoder {
         if batch_size == 0 {
             return Err(Error::InvalidArgument("batch size must be at least 1".into()));
         }
-        if truncate == Truncate::None && !texts.is_empty() {
+        let max = self.max_seq_length();
+        let lengths = self.tokenizer.untruncated_lengths(texts)?;
+        if truncate == Truncate::None {
             // Checked in input order here, so the error names the caller's index.
-            let lengths = self.tokenizer.untruncated_lengths(texts)?;
-            if let Some((index, n)) = lengths.iter().enumerate().find(|(_, n)| **n > self.max_seq_length()) {
-                return Err(Error::TooLong {
-                    index,
-                    tokens: *n,
-                    max: self.max_seq_length(),
-                });
+            if let Some((index, n)) = lengths.iter().enumerate().find(|(_, n)| **n > max) {
+                return Err(Error::TooLong { index, tokens: *n, max });
             }
         }
-        // Longest first, so each batch holds texts of similar length and pads little.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let lengths: Vec<usize> = lengths.into_iter().map(|n| n.min(max)).collect();
         let mut out = vec![Vec::new(); texts.len()];
         let mut done = 0;
-        for chunk in order.chunks(batch_size) {
+        for chunk in token_batches(&lengths, batch_size, self.batch_tokens) {
             let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
             let batch = self.tokenizer.batch_with(&batch_texts, &self.device, truncate)?;
             let emb = self.forward(&batch, &mut ForwardMode::Inference)?;

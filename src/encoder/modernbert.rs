@@ -196,15 +196,21 @@ fn dense(ws: &mut Weights, name: &str, out: usize, inp: usize, bias: bool) -> Re
     if bias {
         return linear(ws, name, out, inp);
     }
-    Ok(Linear {
-        weight: ws.var(&format!("{name}.weight"), &[out, inp])?,
-        bias: None,
-    })
+    Ok(Linear::new(ws.var(&format!("{name}.weight"), &[out, inp])?, None))
 }
 
 impl ModernBert {
     pub(crate) fn capture(&self) -> &Capture {
         &self.capture
+    }
+
+    /// Every linear layer, for switching their inference precision.
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::with_capacity(4 * self.layers.len());
+        for l in &mut self.layers {
+            out.extend([&mut l.wqkv, &mut l.wo, &mut l.wi, &mut l.mlp_wo]);
+        }
+        out
     }
 
     pub fn load(cfg: &ModernBertConfig, ws: &mut Weights) -> Result<Self> {

@@ -17,6 +17,7 @@ mod bias;
 mod gelu;
 mod layer_norm;
 mod math;
+pub mod quant;
 pub mod reference;
 mod rows;
 mod softmax;

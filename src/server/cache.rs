@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use super::metrics::Metrics;
-use crate::encoder::{Encoder, EncoderOptions, Truncate};
+use crate::encoder::{Encoder, EncoderOptions, Precision, Truncate};
 use crate::error::{Error, Result};
 use crate::head::{Head, LogisticHead};
 
@@ -46,6 +46,7 @@ struct Pending {
 /// The cache.
 pub struct ModelCache {
     budget_bytes: u64,
+    precision: Precision,
     models: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
     /// One gate per model being loaded: concurrent first requests wait for one load instead
     /// of each loading a copy (50 cold requests once took 2.9 GB past the budget).
@@ -55,9 +56,10 @@ pub struct ModelCache {
 }
 
 impl ModelCache {
-    pub fn new(budget_bytes: u64) -> Self {
+    pub fn new(budget_bytes: u64, precision: Precision) -> Self {
         ModelCache {
             budget_bytes,
+            precision,
             models: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
             loads: AtomicU64::new(0),
@@ -101,7 +103,7 @@ impl ModelCache {
 
     fn load(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default())?;
+        let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default().with_precision(self.precision))?;
         let long_text = head
             .as_deref()
             .and_then(std::path::Path::parent)
@@ -261,7 +263,7 @@ impl Loaded {
             let truncate = batch[0].truncate;
             let all: Vec<&str> = batch.iter().flat_map(|p| p.texts.iter().map(String::as_str)).collect();
             metrics.observe_batch(all.len());
-            let result = self.encoder.embed_with(&all, 32, truncate, &mut |_| {});
+            let result = self.encoder.embed_with(&all, MAX_BATCH_TEXTS, truncate, &mut |_| {});
             match result {
                 Ok(mut rows) => {
                     for p in batch.into_iter().rev() {
@@ -273,7 +275,9 @@ impl Loaded {
                     // One request's text may be at fault (too long): answer each on its own.
                     for p in batch {
                         let refs: Vec<&str> = p.texts.iter().map(String::as_str).collect();
-                        let _ = p.reply.send(self.encoder.embed_with(&refs, 32, truncate, &mut |_| {}));
+                        let _ = p
+                            .reply
+                            .send(self.encoder.embed_with(&refs, MAX_BATCH_TEXTS, truncate, &mut |_| {}));
                     }
                 }
                 Err(e) => {

@@ -73,6 +73,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Memory for loaded model weights, in bytes.
     pub cache_bytes: u64,
+    /// The precision every served model computes in.
+    pub precision: crate::encoder::Precision,
     /// Run the fine-tuning job runner.
     pub jobs: bool,
     /// The base models requests may name besides the registry's models.
@@ -207,7 +209,7 @@ pub fn serve(cfg: ServerConfig, sources: SourceOptions, on_ready: impl FnOnce(So
     let state = Arc::new(AppState {
         home: cfg.home.clone(),
         sources,
-        cache: cache::ModelCache::new(cfg.cache_bytes),
+        cache: cache::ModelCache::new(cfg.cache_bytes, cfg.precision),
         metrics: Arc::default(),
         limits: cfg.limits.clone(),
         api_keys: cfg.api_keys.clone(),

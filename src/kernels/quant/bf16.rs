@@ -1,0 +1,163 @@
+//! bf16 weights, activations rounded to bf16 (to nearest, ties to even), products summed in f32.
+//! A product of two bf16 values is exact in f32, so the plain twin and the AVX2 kernel (bf16
+//! widened to f32, fused multiply-add in input order) give the same floats.
+//!
+//! Weights are packed in blocks of [`BLOCK`] outputs by pairs of inputs, the layout `vdpbf16ps`
+//! reads: element `((block * pairs + p) * 16 + j) * 2 + t` is output `block * 16 + j`, input
+//! `2 p + t`. Inputs past the width are zero.
+
+use half::bf16;
+use rayon::prelude::*;
+
+use super::grid::{self, Out, Tile};
+use super::{bf16_paths, Path, BLOCK};
+
+/// Rows one kernel call sums at most.
+pub(crate) const MAX_ROWS: usize = 8;
+
+/// A weight matrix (out x in) in bf16, packed for the kernels.
+#[derive(Debug)]
+pub struct Bf16Weight {
+    out: usize,
+    inp: usize,
+    pairs: usize,
+    w: Vec<u16>,
+    bias: Option<Vec<f32>>,
+}
+
+/// Activations rounded to bf16: as bits for `vdpbf16ps`, as f32 for the other paths.
+pub(crate) struct Acts {
+    /// Row stride: the input width rounded up to a pair.
+    pub width: usize,
+    pub bits: Vec<u16>,
+    pub wide: Vec<f32>,
+}
+
+/// `v` rounded to bf16, as its bits.
+pub fn to_bf16(v: f32) -> u16 {
+    bf16::from_f32(v).to_bits()
+}
+
+/// The f32 a bf16's bits stand for.
+pub fn from_bf16(b: u16) -> f32 {
+    f32::from_bits((b as u32) << 16)
+}
+
+impl Bf16Weight {
+    pub fn quantize(w: &[f32], out: usize, inp: usize, bias: Option<&[f32]>) -> Self {
+        let pairs = inp.div_ceil(2);
+        let blocks = out.div_ceil(BLOCK);
+        let mut packed = vec![0u16; blocks * pairs * BLOCK * 2];
+        for o in 0..out {
+            let (b, j) = (o / BLOCK, o % BLOCK);
+            for k in 0..inp {
+                packed[((b * pairs + k / 2) * BLOCK + j) * 2 + k % 2] = to_bf16(w[o * inp + k]);
+            }
+        }
+        Bf16Weight {
+            out,
+            inp,
+            pairs,
+            w: packed,
+            bias: bias.map(<[f32]>::to_vec),
+        }
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.out
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.inp
+    }
+
+    pub fn bytes(&self) -> usize {
+        2 * self.w.len() + 4 * self.out
+    }
+
+    /// `x W^T + b` on the widest path this CPU has.
+    pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let path = bf16_paths().last().copied().unwrap_or(Path::Plain);
+        self.matmul_on(path, x, rows)
+    }
+
+    /// `x W^T + b` on `path`, which must be one of [`bf16_paths`] (others fall back to plain).
+    pub fn matmul_on(&self, path: Path, x: &[f32], rows: usize) -> Vec<f32> {
+        let path = if bf16_paths().contains(&path) {
+            path
+        } else {
+            Path::Plain
+        };
+        let acts = round_rows(x, rows, self.inp, path == Path::Avx512);
+        let blocks = self.out.div_ceil(BLOCK);
+        grid::run(rows, self.out, blocks, |tile, out| self.tile(path, &acts, tile, out))
+    }
+
+    fn tile(&self, path: Path, acts: &Acts, tile: &Tile, out: &Out) {
+        let mut sums = [0f32; MAX_ROWS * BLOCK];
+        for b in tile.blocks.clone() {
+            let mut r0 = tile.rows.start;
+            while r0 < tile.rows.end {
+                let n = (tile.rows.end - r0).min(MAX_ROWS);
+                let done = self.block(path, acts, b, r0, n, &mut sums);
+                self.store(b, r0, done, &sums, out);
+                r0 += done;
+            }
+        }
+    }
+
+    fn block(&self, path: Path, acts: &Acts, b: usize, r0: usize, n: usize, sums: &mut [f32]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        match path {
+            Path::Avx2 => return super::bf16_x86::block_avx2(&self.w, acts, self.pairs, b, r0, n, sums),
+            Path::Avx512 => return super::bf16_x86::block_dpbf16(&self.w, acts, self.pairs, b, r0, n, sums),
+            Path::Plain => {}
+        }
+        let _ = path;
+        self.block_plain(acts, b, r0, n, sums)
+    }
+
+    fn block_plain(&self, acts: &Acts, b: usize, r0: usize, n: usize, sums: &mut [f32]) -> usize {
+        let base = b * self.pairs * BLOCK * 2;
+        for r in 0..n {
+            let x = &acts.wide[(r0 + r) * acts.width..(r0 + r + 1) * acts.width];
+            for j in 0..BLOCK {
+                let mut s = 0f32;
+                for (p, xp) in x.chunks_exact(2).enumerate() {
+                    let w = &self.w[base + (p * BLOCK + j) * 2..][..2];
+                    s += xp[0] * from_bf16(w[0]);
+                    s += xp[1] * from_bf16(w[1]);
+                }
+                sums[r * BLOCK + j] = s;
+            }
+        }
+        n
+    }
+
+    fn store(&self, b: usize, r0: usize, n: usize, sums: &[f32], out: &Out) {
+        for r in 0..n {
+            for j in 0..BLOCK.min(self.out.saturating_sub(b * BLOCK)) {
+                let o = b * BLOCK + j;
+                let bias = self.bias.as_ref().map_or(0.0, |v| v[o]);
+                out.write(r0 + r, o, sums[r * BLOCK + j] + bias);
+            }
+        }
+    }
+}
+
+/// Rounds each row of `x` (rows x inp) to bf16, padded to a whole pair with zeros.
+pub(crate) fn round_rows(x: &[f32], rows: usize, inp: usize, bits: bool) -> Acts {
+    let width = inp.div_ceil(2) * 2;
+    let mut wide = vec![0f32; rows * width];
+    wide.par_chunks_mut(width.max(1)).enumerate().for_each(|(r, d)| {
+        for (d, &v) in d.iter_mut().zip(&x[r * inp..(r + 1) * inp]) {
+            *d = from_bf16(to_bf16(v));
+        }
+    });
+    let bits = if bits {
+        wide.iter().map(|&v| to_bf16(v)).collect()
+    } else {
+        Vec::new()
+    };
+    Acts { width, bits, wide }
+}

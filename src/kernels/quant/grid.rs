@@ -1,0 +1,91 @@
+//! Splits a matrix multiply's output into tiles of whole rows and whole blocks of outputs,
+//! enough of them to keep the rayon pool busy, and lets each tile write its own part.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+/// Rows a tile takes at most: its quantised activations stay in L2 while the weight blocks pass.
+const ROW_CHUNK: usize = 32;
+
+/// One task: these rows times these blocks of outputs.
+#[derive(Debug, Clone)]
+pub(crate) struct Tile {
+    pub rows: Range<usize>,
+    pub blocks: Range<usize>,
+}
+
+/// Tiles covering `rows` x `blocks`, at least four per thread where the shape allows.
+pub(crate) fn tiles(rows: usize, blocks: usize) -> Vec<Tile> {
+    let row_tiles = rows.div_ceil(ROW_CHUNK).max(1);
+    let want = 4 * rayon::current_num_threads();
+    let block_tiles = want.div_ceil(row_tiles).clamp(1, blocks.max(1));
+    let per_block = blocks.div_ceil(block_tiles).max(1);
+    let mut out = Vec::with_capacity(row_tiles * block_tiles);
+    for r in 0..row_tiles {
+        let rows = r * ROW_CHUNK..((r + 1) * ROW_CHUNK).min(rows);
+        for b in (0..blocks).step_by(per_block) {
+            out.push(Tile {
+                rows: rows.clone(),
+                blocks: b..(b + per_block).min(blocks),
+            });
+        }
+    }
+    out
+}
+
+/// The output matrix, written by tiles that never overlap.
+pub(crate) struct Out {
+    ptr: *mut f32,
+    cols: usize,
+    len: usize,
+}
+
+// SAFETY: tiles write disjoint elements (checked in `write`'s bounds and by `tiles`' construction),
+// and the buffer outlives the parallel loop that uses it.
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// Writes `v` at (`row`, `col`). Each element must be written by one tile only.
+    #[inline]
+    pub fn write(&self, row: usize, col: usize, v: f32) {
+        let i = row * self.cols + col;
+        assert!(i < self.len && col < self.cols);
+        // SAFETY: in bounds (asserted); no other tile writes this element.
+        unsafe { self.ptr.add(i).write(v) }
+    }
+}
+
+/// Runs `f` on every tile in parallel, giving it the output to write; returns the output
+/// (`rows` x `cols`, row-major).
+pub(crate) fn run(rows: usize, cols: usize, blocks: usize, f: impl Fn(&Tile, &Out) + Sync) -> Vec<f32> {
+    let mut y = vec![0f32; rows * cols];
+    let out = Out {
+        ptr: y.as_mut_ptr(),
+        cols,
+        len: y.len(),
+    };
+    tiles(rows, blocks).par_iter().for_each(|t| f(t, &out));
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_every_row_and_block_once() {
+        for (rows, blocks) in [(1, 1), (5, 24), (33, 3), (640, 96), (100, 1)] {
+            let mut seen = vec![0u8; rows * blocks];
+            for t in tiles(rows, blocks) {
+                for r in t.rows.clone() {
+                    for b in t.blocks.clone() {
+                        seen[r * blocks + b] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{rows}x{blocks}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The lower-precision matrix multiplies (`kernels::quant`): every path this CPU has gives the
+//! plain twin's result (int8 bit for bit; bf16 bit for bit on AVX2, within `vdpbf16ps`'s rounding
+//! on AVX-512), and the plain twin computes what its definition says, checked in f64. A file of
+//! its own: the instruction-set cap is process-wide.
+
+use attune::kernels::quant::{bf16_paths, int8_paths, Bf16Weight, Int8Weight, Path};
+use attune::kernels::{limit_simd, Simd};
+use rand::{Rng, SeedableRng};
+
+/// Shapes that leave partial blocks, groups and tiles, and one past a tile of rows.
+const SHAPES: [(usize, usize, usize); 4] = [(11, 37, 40), (1, 4, 16), (70, 100, 50), (3, 384, 33)];
+
+fn random(n: usize, scale: f32, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| scale * (rng.gen::<f32>() * 2.0 - 1.0)).collect()
+}
+
+/// Inputs with the awkward rows: all zeros, constant, one outlier.
+fn inputs(rows: usize, inp: usize, seed: u64) -> Vec<f32> {
+    let mut x = random(rows * inp, 3.0, seed);
+    if rows >= 3 {
+        x[..inp].fill(0.0);
+        x[inp..2 * inp].fill(-1.25);
+        x[2 * inp] = 40.0;
+    }
+    x
+}
+
+fn bias(out: usize) -> Vec<f32> {
+    (0..out).map(|o| o as f32 * 0.01 - 0.2).collect()
+}
+
+/// `x W^T + b` in f64 from the values the kernel multiplies.
+fn reference(x: &[f64], w: &[f64], b: &[f32], rows: usize, inp: usize, out: usize) -> Vec<f64> {
+    let mut y = vec![0f64; rows * out];
+    for r in 0..rows {
+        for o in 0..out {
+            y[r * out + o] = b[o] as f64 + (0..inp).map(|k| x[r * inp + k] * w[o * inp + k]).sum::<f64>();
+        }
+    }
+    y
+}
+
+/// The u8 codes and their dequantised values, as the kernel quantises a row.
+fn quantized_row(x: &[f32]) -> Vec<f64> {
+    let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    let zero = (-lo / scale).round().clamp(0.0, 255.0);
+    x.iter()
+        .map(|&v| {
+            let q = ((v / scale).round() + zero).clamp(0.0, 255.0);
+            (q - zero) as f64 * scale as f64
+        })
+        .collect()
+}
+
+#[test]
+fn int8_paths_agree_bit_for_bit_and_the_plain_twin_is_its_definition() {
+    let mut seen = Vec::new();
+    for (i, &(rows, inp, out)) in SHAPES.iter().enumerate() {
+        let w = random(out * inp, 0.2, 10 + i as u64);
+        let x = inputs(rows, inp, 20 + i as u64);
+        let b = bias(out);
+        let q = Int8Weight::quantize(&w, out, inp, Some(&b));
+        let plain = q.matmul_on(Path::Plain, &x, rows);
+        let xq: Vec<f64> = x.chunks(inp).flat_map(quantized_row).collect();
+        let wq: Vec<f64> = q.dequantized().iter().map(|&v| v as f64).collect();
+        let want = reference(&xq, &wq, &b, rows, inp, out);
+        for (g, w) in plain.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()), "plain {g} against {w}");
+        }
+        for level in [Simd::Baseline, Simd::Avx2, Simd::Avx512] {
+            limit_simd(level);
+            for p in int8_paths() {
+                let got = q.matmul_on(p, &x, rows);
+                assert!(
+                    got == plain,
+                    "int8 {p:?} differs from the plain twin at {rows}x{inp}->{out}"
+                );
+                seen.push(p);
+            }
+            assert!(q.matmul(&x, rows) == plain, "int8 default path under {level:?}");
+        }
+        limit_simd(Simd::Avx512);
+    }
+    seen.sort();
+    seen.dedup();
+    eprintln!("int8 paths exercised on this CPU: {seen:?}");
+}
+
+#[test]
+fn int8_stays_close_to_f32() {
+    let (rows, inp, out) = (64, 384, 96);
+    let w = random(out * inp, 0.1, 1);
+    let x = random(rows * inp, 2.0, 2);
+    let b = bias(out);
+    let y = Int8Weight::quantize(&w, out, inp, Some(&b)).matmul(&x, rows);
+    let f64s = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
+    let want = reference(&f64s(&x), &f64s(&w), &b, rows, inp, out);
+    for (r, (got, want)) in y.chunks(out).zip(want.chunks(out)).enumerate() {
+        let dot: f64 = got.iter().zip(want).map(|(a, b)| *a as f64 * b).sum();
+        let na: f64 = got.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = want.iter().map(|a| a.powi(2)).sum::<f64>().sqrt();
+        assert!(dot / (na * nb) > 0.999, "row {r}: cosine {}", dot / (na * nb));
+    }
+}
+
+#[test]
+fn bf16_paths_agree_with_the_plain_twin_which_is_its_definition() {
+    let round = |v: f32| half::bf16::from_f32(v).to_f32() as f64;
+    let mut seen = Vec::new();
+    for (i, &(rows, inp, out)) in SHAPES.iter().enumerate() {
+        let w = random(out * inp, 0.2, 30 + i as u64);
+        let x = inputs(rows, inp, 40 + i as u64);
+        let b = bias(out);
+        let q = Bf16Weight::quantize(&w, out, inp, Some(&b));
+        let plain = q.matmul_on(Path::Plain, &x, rows);
+        let xr: Vec<f64> = x.iter().map(|&v| round(v)).collect();
+        let wr: Vec<f64> = w.iter().map(|&v| round(v)).collect();
+        let want = reference(&xr, &wr, &b, rows, inp, out);
+        // f32 sums of exact products: a few ulps of the largest partial sum.
+        let tol = |w: f64| 1e-5 * (1.0 + w.abs()) + 1e-6 * inp as f64;
+        for (g, w) in plain.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() <= tol(*w), "plain {g} against {w}");
+        }
+        for level in [Simd::Baseline, Simd::Avx2, Simd::Avx512] {
+            limit_simd(level);
+            for p in bf16_paths() {
+                let got = q.matmul_on(p, &x, rows);
+                if p == Path::Avx512 {
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!((*g as f64 - w).abs() <= tol(*w), "bf16 {p:?}: {g} against {w}");
+                    }
+                } else {
+                    assert!(
+                        got == plain,
+                        "bf16 {p:?} differs from the plain twin at {rows}x{inp}->{out}"
+                    );
+                }
+                seen.push(p);
+            }
+        }
+        limit_simd(Simd::Avx512);
+    }
+    seen.sort();
+    seen.dedup();
+    eprintln!("bf16 paths exercised on this CPU: {seen:?}");
+}
