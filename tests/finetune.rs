@@ -195,8 +195,14 @@ fn finetune_registers_a_complete_model_with_metrics() {
         table.contains("in int8 beside f32") && table.contains("of answers as in f32"),
         "{table}"
     );
-    let bad = env.fails(&["eval", "--model", id, "--data", &data, "--dtype", "fp8"]);
-    assert!(bad.contains("--dtype") && bad.contains("f32, bf16 or int8"), "{bad}");
+    // A bad flag value is a usage error (exit 2, as clap gives every usage error).
+    let bad = env.run(&["eval", "--model", id, "--data", &data, "--dtype", "fp8"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--dtype") && err.contains("f32, bf16 or int8") && !err.contains("panicked"),
+        "{err}"
+    );
 
     env.ok(&["models", "rm", id]);
     assert!(!path.exists());

@@ -46,9 +46,10 @@ fn quantized_row(x: &[f32]) -> Vec<f64> {
     let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
     let zero = (-lo / scale).round().clamp(0.0, 255.0);
+    let (inv, shift) = (1.0 / scale, zero + 0.5);
     x.iter()
         .map(|&v| {
-            let q = ((v / scale).round() + zero).clamp(0.0, 255.0);
+            let q = (v * inv + shift).clamp(0.0, 255.0).floor();
             (q - zero) as f64 * scale as f64
         })
         .collect()

@@ -93,7 +93,15 @@ pub fn simd_level() -> Simd {
     let cap = LIMIT.load(Ordering::Relaxed);
     #[cfg(target_arch = "x86_64")]
     {
-        if cap >= Simd::Avx512 as u8 && std::arch::is_x86_feature_detected!("avx512f") {
+        // Every feature `with_avx512` enables, not only AVX-512F (Knights Landing has F without BW).
+        if cap >= Simd::Avx512 as u8
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
             return Simd::Avx512;
         }
         if cap >= Simd::Avx2 as u8

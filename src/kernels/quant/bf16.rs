@@ -1,16 +1,17 @@
 //! bf16 weights, activations rounded to bf16 (to nearest, ties to even), products summed in f32.
-//! A product of two bf16 values is exact in f32, so the plain twin and the AVX2 kernel (bf16
-//! widened to f32, fused multiply-add in input order) give the same floats.
+//! A product of two bf16 values is exact in f32 (unless it falls below f32's normal range), so
+//! the plain twin and the AVX2 kernel (bf16 widened to f32, fused multiply-add in input order)
+//! give the same floats.
 //!
 //! Weights are packed in blocks of [`BLOCK`] outputs by pairs of inputs, the layout `vdpbf16ps`
 //! reads: element `((block * pairs + p) * 16 + j) * 2 + t` is output `block * 16 + j`, input
 //! `2 p + t`. Inputs past the width are zero.
 
-use half::bf16;
 use rayon::prelude::*;
 
 use super::grid::{self, Out, Tile};
 use super::{bf16_paths, Path, BLOCK};
+use crate::kernels::rows::simd;
 
 /// Rows one kernel call sums at most.
 pub(crate) const MAX_ROWS: usize = 8;
@@ -33,12 +34,19 @@ pub(crate) struct Acts {
     pub wide: Vec<f32>,
 }
 
-/// `v` rounded to bf16, as its bits.
+/// `v` rounded to bf16 (to nearest, ties to even), as its bits; NaN stays a (quiet) NaN. The
+/// same as `half::bf16::from_f32`, without its branches, so loops over it vectorise.
+#[inline(always)]
 pub fn to_bf16(v: f32) -> u16 {
-    bf16::from_f32(v).to_bits()
+    let b = v.to_bits();
+    if v.is_nan() {
+        return ((b >> 16) | 0x0040) as u16;
+    }
+    (b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16
 }
 
 /// The f32 a bf16's bits stand for.
+#[inline(always)]
 pub fn from_bf16(b: u16) -> f32 {
     f32::from_bits((b as u32) << 16)
 }
@@ -90,7 +98,9 @@ impl Bf16Weight {
         };
         let acts = round_rows(x, rows, self.inp, path == Path::Avx512);
         let blocks = self.out.div_ceil(BLOCK);
-        grid::run(rows, self.out, blocks, |tile, out| self.tile(path, &acts, tile, out))
+        grid::run(rows, self.out, blocks, |tile, out| {
+            simd(|| self.tile(path, &acts, tile, out))
+        })
     }
 
     fn tile(&self, path: Path, acts: &Acts, tile: &Tile, out: &Out) {
@@ -135,12 +145,16 @@ impl Bf16Weight {
     }
 
     fn store(&self, b: usize, r0: usize, n: usize, sums: &[f32], out: &Out) {
-        for r in 0..n {
-            for j in 0..BLOCK.min(self.out.saturating_sub(b * BLOCK)) {
-                let o = b * BLOCK + j;
-                let bias = self.bias.as_ref().map_or(0.0, |v| v[o]);
-                out.write(r0 + r, o, sums[r * BLOCK + j] + bias);
+        let o0 = b * BLOCK;
+        let width = BLOCK.min(self.out - o0);
+        let mut y = [0f32; BLOCK];
+        for (r, s) in sums.chunks_exact(BLOCK).take(n).enumerate() {
+            y.copy_from_slice(s);
+            if let Some(bias) = &self.bias {
+                y.iter_mut().zip(&bias[o0..o0 + width]).for_each(|(y, b)| *y += b);
             }
+            // SAFETY: rows r0.. and block b lie in the tile this call was given.
+            unsafe { out.write(r0 + r, o0, &y[..width]) };
         }
     }
 }
@@ -150,9 +164,11 @@ pub(crate) fn round_rows(x: &[f32], rows: usize, inp: usize, bits: bool) -> Acts
     let width = inp.div_ceil(2) * 2;
     let mut wide = vec![0f32; rows * width];
     wide.par_chunks_mut(width.max(1)).enumerate().for_each(|(r, d)| {
-        for (d, &v) in d.iter_mut().zip(&x[r * inp..(r + 1) * inp]) {
-            *d = from_bf16(to_bf16(v));
-        }
+        simd(|| {
+            for (d, &v) in d.iter_mut().zip(&x[r * inp..(r + 1) * inp]) {
+                *d = from_bf16(to_bf16(v));
+            }
+        })
     });
     let bits = if bits {
         wide.iter().map(|&v| to_bf16(v)).collect()

@@ -21,6 +21,7 @@ pub(crate) fn block_avx2(
     sums: &mut [f32],
 ) -> usize {
     let rows = n.min(AVX2_ROWS);
+    assert!(rows >= 1 && 2 * pairs <= acts.width);
     assert!(w.len() >= (b + 1) * pairs * BLOCK * 2 && acts.wide.len() >= (r0 + rows) * acts.width);
     assert!(sums.len() >= rows * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"));
@@ -86,6 +87,7 @@ pub(crate) fn block_dpbf16(
     sums: &mut [f32],
 ) -> usize {
     let rows = n.min(MAX_ROWS);
+    assert!(rows >= 1 && 2 * pairs <= acts.width);
     assert!(w.len() >= (b + 1) * pairs * BLOCK * 2 && acts.bits.len() >= (r0 + rows) * acts.width);
     assert!(sums.len() >= rows * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bf16"));

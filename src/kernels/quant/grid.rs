@@ -41,19 +41,23 @@ pub(crate) struct Out {
     len: usize,
 }
 
-// SAFETY: tiles write disjoint elements (checked in `write`'s bounds and by `tiles`' construction),
-// and the buffer outlives the parallel loop that uses it.
+// SAFETY: `write` is unsafe and its callers promise disjoint elements (each tile writes its own
+// rows x blocks, and `tiles` covers each once: tested); the buffer outlives the parallel loop.
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
 impl Out {
-    /// Writes `v` at (`row`, `col`). Each element must be written by one tile only.
+    /// Writes `v` at (`row`, `col`) onwards (bounds are checked).
+    ///
+    /// # Safety
+    /// No other thread may write or read these elements meanwhile: call it only for elements of
+    /// the tile the caller was given.
     #[inline]
-    pub fn write(&self, row: usize, col: usize, v: f32) {
+    pub unsafe fn write(&self, row: usize, col: usize, v: &[f32]) {
         let i = row * self.cols + col;
-        assert!(i < self.len && col < self.cols);
-        // SAFETY: in bounds (asserted); no other tile writes this element.
-        unsafe { self.ptr.add(i).write(v) }
+        assert!(col + v.len() <= self.cols && i + v.len() <= self.len);
+        // SAFETY: in bounds (asserted); the caller's tile owns these elements.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.ptr.add(i), v.len()) }
     }
 }
 

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::grid::{self, Out, Tile};
 use super::{int8_paths, Path, BLOCK};
+use crate::kernels::rows::{simd, simd_level, Simd};
 
 /// Rows one kernel call sums at most.
 pub(crate) const MAX_ROWS: usize = 8;
@@ -117,7 +118,7 @@ impl Int8Weight {
         };
         let blocks = self.out.div_ceil(BLOCK);
         grid::run(rows, self.out, blocks, |tile, out| {
-            self.tile(path, wide, &acts, tile, out)
+            simd(|| self.tile(path, wide, &acts, tile, out))
         })
     }
 
@@ -174,33 +175,39 @@ impl Int8Weight {
 
     /// The epilogue every path shares, so all give the same floats from the same sums.
     fn store(&self, acts: &Acts, b: usize, r0: usize, n: usize, sums: &[i32], out: &Out) {
-        for r in 0..n {
-            let row = r0 + r;
-            let (sx, zx) = (acts.scale[row], acts.zero[row]);
-            for j in 0..BLOCK.min(self.out.saturating_sub(b * BLOCK)) {
-                let o = b * BLOCK + j;
-                let d = sums[r * BLOCK + j] - zx * self.colsum[o];
-                let bias = self.bias.as_ref().map_or(0.0, |v| v[o]);
-                out.write(row, o, d as f32 * (sx * self.scale[o]) + bias);
+        let o0 = b * BLOCK;
+        let width = BLOCK.min(self.out - o0);
+        let (colsum, scale) = (&self.colsum[o0..o0 + width], &self.scale[o0..o0 + width]);
+        let bias = self.bias.as_ref().map(|v| &v[o0..o0 + width]);
+        let mut y = [0f32; BLOCK];
+        for (r, s) in sums.chunks_exact(BLOCK).take(n).enumerate() {
+            let (sx, zx) = (acts.scale[r0 + r], acts.zero[r0 + r]);
+            for (((y, &s), &c), &w) in y.iter_mut().zip(s).zip(colsum).zip(scale) {
+                *y = (s - zx * c) as f32 * (sx * w);
             }
+            if let Some(bias) = bias {
+                y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            }
+            // SAFETY: rows r0.. and block b lie in the tile this call was given.
+            unsafe { out.write(r0 + r, o0, &y[..width]) };
         }
     }
 }
 
-/// Quantises each row of `x` (rows x inp) to u8 with its own scale and zero point; zero is exact.
+/// Quantises each row of `x` (rows x inp) to u8 codes with its own scale and zero point (zero is
+/// exact); `widen` stores the codes as i16, the form the AVX2 kernel reads, instead of u8.
 pub(crate) fn quantize_rows(x: &[f32], rows: usize, inp: usize, widen: bool) -> Acts {
     let width = inp.div_ceil(4) * 4;
-    let mut q = vec![0u8; rows * width];
     let mut params = vec![(0f32, 0i32); rows];
-    q.par_chunks_mut(width.max(1))
-        .zip(params.par_iter_mut())
-        .enumerate()
-        .for_each(|(r, (qr, p))| *p = quantize_row(&x[r * inp..(r + 1) * inp], qr));
-    let wide = if widen {
-        q.iter().map(|&v| v as i16).collect()
-    } else {
-        Vec::new()
+    let (mut q, mut wide) = match widen {
+        true => (Vec::new(), vec![0i16; rows * width]),
+        false => (vec![0u8; rows * width], Vec::new()),
     };
+    if widen {
+        codes(x, inp, width, &mut wide, &mut params);
+    } else {
+        codes(x, inp, width, &mut q, &mut params);
+    }
     Acts {
         width,
         q,
@@ -210,12 +217,80 @@ pub(crate) fn quantize_rows(x: &[f32], rows: usize, inp: usize, widen: bool) -> 
     }
 }
 
-fn quantize_row(x: &[f32], q: &mut [u8]) -> (f32, i32) {
-    let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+/// A type activation codes (0..=255) are stored in.
+trait Code: Copy + Send {
+    fn code(v: i32) -> Self;
+}
+
+impl Code for u8 {
+    #[inline(always)]
+    fn code(v: i32) -> u8 {
+        v as u8
+    }
+}
+
+impl Code for i16 {
+    #[inline(always)]
+    fn code(v: i32) -> i16 {
+        v as i16
+    }
+}
+
+fn codes<T: Code>(x: &[f32], inp: usize, width: usize, out: &mut [T], params: &mut [(f32, i32)]) {
+    out.par_chunks_mut(width.max(1))
+        .zip(params.par_iter_mut())
+        .enumerate()
+        .for_each(|(r, (d, p))| *p = quantize_row_fast(&x[r * inp..(r + 1) * inp], d));
+}
+
+/// [`quantize_row`] compiled for AVX2 where the CPU has it (a closure handed to `simd` was not
+/// inlined into it, and ran as SSE code).
+fn quantize_row_fast<T: Code>(x: &[f32], q: &mut [T]) -> (f32, i32) {
+    #[cfg(target_arch = "x86_64")]
+    if simd_level() >= Simd::Avx2 {
+        // SAFETY: the CPU has AVX2 and FMA (`simd_level` checked).
+        return unsafe { quantize_row_avx2(x, q) };
+    }
+    quantize_row(x, q)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quantize_row_avx2<T: Code>(x: &[f32], q: &mut [T]) -> (f32, i32) {
+    quantize_row(x, q)
+}
+
+/// `q = floor(x / scale + zero + 1/2)` within 0..=255: to nearest, ties up. Shifted by the zero
+/// point a value is at least -1/2, so truncation is the floor, and the loop vectorises (a
+/// per-element `round` is a libm call).
+#[inline(always)]
+fn quantize_row<T: Code>(x: &[f32], q: &mut [T]) -> (f32, i32) {
+    let (lo, hi) = min_max(x);
     let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
     let zero = (-lo / scale).round().clamp(0.0, 255.0);
+    let (inv, shift) = (1.0 / scale, zero + 0.5);
     for (d, &v) in q.iter_mut().zip(x) {
-        *d = ((v / scale).round() + zero).clamp(0.0, 255.0) as u8;
+        // `max` first: a NaN becomes 0, so the value is finite and within 0..=255.
+        let c = (v * inv + shift).max(0.0).min(255.0);
+        // SAFETY: `c` is finite and in range (above); the unchecked cast vectorises, `as` does not.
+        *d = T::code(unsafe { c.to_int_unchecked::<i32>() });
     }
     (scale, zero as i32)
+}
+
+/// The least and greatest of `x` and 0, in eight lanes so the loop vectorises.
+#[inline(always)]
+fn min_max(x: &[f32]) -> (f32, f32) {
+    let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let lo = lo.iter().chain(tail).fold(0f32, |m, &v| m.min(v));
+    let hi = hi.iter().chain(tail).fold(0f32, |m, &v| m.max(v));
+    (lo, hi)
 }

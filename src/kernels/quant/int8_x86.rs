@@ -23,6 +23,7 @@ pub(crate) fn block_avx2(
 ) -> usize {
     let need_w = (b + 1) * groups * BLOCK * 4;
     let rows = n.min(AVX2_ROWS);
+    assert!(rows >= 1 && 4 * groups <= acts.width);
     assert!(w.len() >= need_w && acts.wide.len() >= (r0 + rows) * acts.width && sums.len() >= rows * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx2"));
     // SAFETY: the CPU has AVX2 (asserted); every pointer read is within the lengths asserted.
@@ -82,6 +83,7 @@ pub(crate) fn block_vnni(
     sums: &mut [i32],
 ) -> usize {
     let rows = n.min(MAX_ROWS);
+    assert!(rows >= 1 && 4 * groups <= acts.width);
     assert!(w.len() >= (b + 1) * groups * BLOCK * 4 && acts.q.len() >= (r0 + rows) * acts.width);
     assert!(sums.len() >= rows * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni"));

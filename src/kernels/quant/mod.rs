@@ -7,7 +7,7 @@
 //! int8 uses AVX2 (`vpmaddwd` on widened weights) or AVX-512 VNNI (`vpdpbusd`); bf16 uses AVX2+FMA
 //! (bf16 widened to f32 in registers) or AVX-512 BF16 (`vdpbf16ps`). The int8 kernels sum
 //! integers, so every path gives the plain twin's result bit for bit; the AVX2 bf16 kernel does
-//! too (a bf16 product is exact in f32), `vdpbf16ps` within its own rounding.
+//! too (a bf16 product is exact in f32 in its normal range), `vdpbf16ps` within its own rounding.
 
 mod bf16;
 #[cfg(target_arch = "x86_64")]
