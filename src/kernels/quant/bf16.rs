@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::grid::{self, Out, Tile};
-use super::{bf16_paths, Path, BLOCK};
+use super::{bf16_paths, usable, widest, Path, BLOCK};
 use crate::kernels::rows::simd;
 
 /// Rows one kernel call sums at most.
@@ -85,17 +85,12 @@ impl Bf16Weight {
 
     /// `x W^T + b` on the widest path this CPU has.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let path = bf16_paths().last().copied().unwrap_or(Path::Plain);
-        self.matmul_on(path, x, rows)
+        self.matmul_on(widest(&bf16_paths()), x, rows)
     }
 
     /// `x W^T + b` on `path`, which must be one of [`bf16_paths`] (others fall back to plain).
     pub fn matmul_on(&self, path: Path, x: &[f32], rows: usize) -> Vec<f32> {
-        let path = if bf16_paths().contains(&path) {
-            path
-        } else {
-            Path::Plain
-        };
+        let path = usable(path, &bf16_paths());
         let acts = round_rows(x, rows, self.inp, path == Path::Avx512);
         let blocks = self.out.div_ceil(BLOCK);
         grid::run(rows, self.out, blocks, |tile, out| {
@@ -105,15 +100,11 @@ impl Bf16Weight {
 
     fn tile(&self, path: Path, acts: &Acts, tile: &Tile, out: &Out) {
         let mut sums = [0f32; MAX_ROWS * BLOCK];
-        for b in tile.blocks.clone() {
-            let mut r0 = tile.rows.start;
-            while r0 < tile.rows.end {
-                let n = (tile.rows.end - r0).min(MAX_ROWS);
-                let done = self.block(path, acts, b, r0, n, &mut sums);
-                self.store(b, r0, done, &sums, out);
-                r0 += done;
-            }
-        }
+        grid::walk(tile, MAX_ROWS, |b, r0, n| {
+            let done = self.block(path, acts, b, r0, n, &mut sums);
+            self.store(b, r0, done, &sums, out);
+            done
+        })
     }
 
     fn block(&self, path: Path, acts: &Acts, b: usize, r0: usize, n: usize, sums: &mut [f32]) -> usize {

@@ -34,6 +34,17 @@ pub(crate) fn tiles(rows: usize, blocks: usize) -> Vec<Tile> {
     out
 }
 
+/// Calls `f(block, first_row, rows)` over the tile's blocks, and within each over its rows in
+/// steps of at most `max_rows`; `f` returns how many rows it did (at least one).
+pub(crate) fn walk(tile: &Tile, max_rows: usize, mut f: impl FnMut(usize, usize, usize) -> usize) {
+    for b in tile.blocks.clone() {
+        let mut r0 = tile.rows.start;
+        while r0 < tile.rows.end {
+            r0 += f(b, r0, (tile.rows.end - r0).min(max_rows)).max(1);
+        }
+    }
+}
+
 /// The output matrix, written by tiles that never overlap.
 pub(crate) struct Out {
     ptr: *mut f32,

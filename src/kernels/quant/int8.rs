@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::grid::{self, Out, Tile};
-use super::{int8_paths, Path, BLOCK};
+use super::{int8_paths, usable, widest, Path, BLOCK};
 use crate::kernels::rows::{simd, simd_level, Simd};
 
 /// Rows one kernel call sums at most.
@@ -100,17 +100,12 @@ impl Int8Weight {
 
     /// `x W^T + b` on the widest path this CPU has.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let path = int8_paths().last().copied().unwrap_or(Path::Plain);
-        self.matmul_on(path, x, rows)
+        self.matmul_on(widest(&int8_paths()), x, rows)
     }
 
     /// `x W^T + b` on `path`, which must be one of [`int8_paths`] (others fall back to plain).
     pub fn matmul_on(&self, path: Path, x: &[f32], rows: usize) -> Vec<f32> {
-        let path = if int8_paths().contains(&path) {
-            path
-        } else {
-            Path::Plain
-        };
+        let path = usable(path, &int8_paths());
         let acts = quantize_rows(x, rows, self.inp, path == Path::Avx2);
         let wide = match path {
             Path::Avx2 => Some(self.wide.get_or_init(|| self.q.iter().map(|&v| v as i16).collect())),
@@ -124,15 +119,11 @@ impl Int8Weight {
 
     fn tile(&self, path: Path, wide: Option<&Vec<i16>>, acts: &Acts, tile: &Tile, out: &Out) {
         let mut sums = [0i32; MAX_ROWS * BLOCK];
-        for b in tile.blocks.clone() {
-            let mut r0 = tile.rows.start;
-            while r0 < tile.rows.end {
-                let n = (tile.rows.end - r0).min(MAX_ROWS);
-                let done = self.block(path, wide, acts, b, r0, n, &mut sums);
-                self.store(acts, b, r0, done, &sums, out);
-                r0 += done;
-            }
-        }
+        grid::walk(tile, MAX_ROWS, |b, r0, n| {
+            let done = self.block(path, wide, acts, b, r0, n, &mut sums);
+            self.store(acts, b, r0, done, &sums, out);
+            done
+        })
     }
 
     /// Sums rows `r0..r0 + n` (or fewer: returns how many) against block `b` into `sums`.

@@ -69,6 +69,20 @@ fn paths(wide_feature: &str) -> Vec<Path> {
     out
 }
 
+/// The widest of `paths` (plain when empty).
+pub(crate) fn widest(paths: &[Path]) -> Path {
+    paths.last().copied().unwrap_or(Path::Plain)
+}
+
+/// `path` when it is one of `paths`, else plain.
+pub(crate) fn usable(path: Path, paths: &[Path]) -> Path {
+    if paths.contains(&path) {
+        path
+    } else {
+        Path::Plain
+    }
+}
+
 /// A linear layer's weight (and bias) held in a lower precision.
 #[derive(Debug)]
 pub enum LowWeight {
