@@ -261,7 +261,9 @@ fn quantize_row<T: Code>(x: &[f32], q: &mut [T]) -> (f32, i32) {
     let zero = (-lo / scale).round().clamp(0.0, 255.0);
     let (inv, shift) = (1.0 / scale, zero + 0.5);
     for (d, &v) in q.iter_mut().zip(x) {
-        // `max` first: a NaN becomes 0, so the value is finite and within 0..=255.
+        // `max` first: a NaN becomes 0, so the value is finite and within 0..=255 (`clamp`
+        // would keep the NaN, and the unchecked cast below needs a number).
+        #[allow(clippy::manual_clamp)]
         let c = (v * inv + shift).max(0.0).min(255.0);
         // SAFETY: `c` is finite and in range (above); the unchecked cast vectorises, `as` does not.
         *d = T::code(unsafe { c.to_int_unchecked::<i32>() });
