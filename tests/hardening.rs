@@ -320,6 +320,7 @@ fn limits_and_settings_hold_on_every_face() {
         (serde_json::json!({"max_steps": 0}), "settings.max_steps"),
         (serde_json::json!({"learning_rate": 5}), "settings.learning_rate"),
         (serde_json::json!({"batch_size": 1}), "settings.batch_size"),
+        (serde_json::json!({"dtype": "int8"}), "settings.dtype"),
     ] {
         let job = serde_json::json!({"name": "x", "dataset_id": ds["id"], "base_model": bm, "settings": settings});
         let (code, body) = call("POST", &url, Some(job));
@@ -339,6 +340,7 @@ fn limits_and_settings_hold_on_every_face() {
         ("--max-steps", "0"),
         ("--learning-rate", "5"),
         ("--batch-size", "1"),
+        ("--dtype", "int8"),
     ] {
         let out = output(
             home.path(),

@@ -147,3 +147,77 @@ fn bf16_paths_agree_with_the_plain_twin_which_is_its_definition() {
     seen.dedup();
     eprintln!("bf16 paths exercised on this CPU: {seen:?}");
 }
+
+/// `a` (rows x cols) transposed.
+fn transposed(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..cols * rows).map(|i| a[(i % rows) * cols + i / rows]).collect()
+}
+
+/// Training in bf16 (`Bf16Linear`): the forward product and both backward products (`dx = g W`,
+/// `dW = g^T x`) are what their definitions give on bf16-rounded operands, computed in f64, by
+/// both strategies (the bf16 kernels on every path this CPU has; rounded operands through f32
+/// GEMM); and a weight packed from its transpose is the same weight.
+#[test]
+fn bf16_training_products_are_their_definitions_on_every_path() {
+    use attune::kernels::quant::{Bf16Linear, Bf16Strategy};
+    use candle_core::{Device, Tensor, Var};
+    let round = |v: f32| half::bf16::from_f32(v).to_f32() as f64;
+    for (i, &(rows, inp, out)) in SHAPES.iter().enumerate() {
+        let xv = inputs(rows, inp, 50 + i as u64);
+        let wv = random(out * inp, 0.2, 60 + i as u64);
+        let gv = random(rows * out, 1.0, 70 + i as u64);
+        let (xr, wr, gr): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+            xv.iter().map(|&v| round(v)).collect(),
+            wv.iter().map(|&v| round(v)).collect(),
+            gv.iter().map(|&v| round(v)).collect(),
+        );
+        let zeros = |n| vec![0f32; n];
+        let want_y = reference(&xr, &wr, &zeros(out), rows, inp, out);
+        // dx = g W: "g B^T" with B = W^T (inp x out); dW = g^T x: "g^T B^T" with B = x^T.
+        let want_dx = reference(&gr, &transposed(&wr, out, inp), &zeros(inp), rows, out, inp);
+        let want_dw = reference(
+            &transposed(&gr, rows, out),
+            &transposed(&xr, rows, inp),
+            &zeros(inp),
+            out,
+            rows,
+            inp,
+        );
+        let runs = [
+            (Bf16Strategy::Kernels, Simd::Baseline),
+            (Bf16Strategy::Kernels, Simd::Avx2),
+            (Bf16Strategy::Kernels, Simd::Avx512),
+            (Bf16Strategy::Rounded, Simd::Avx512),
+        ];
+        for (strategy, level) in runs {
+            limit_simd(level);
+            let x = Var::from_vec(xv.clone(), (rows, inp), &Device::Cpu).unwrap();
+            let w = Var::from_vec(wv.clone(), (out, inp), &Device::Cpu).unwrap();
+            let g = Tensor::from_vec(gv.clone(), (rows, out), &Device::Cpu).unwrap();
+            let y = Bf16Linear::forward_with(strategy, &x, &w).unwrap();
+            // d(sum(y * g))/dy = g, so the backward products get g as their incoming gradient.
+            let grads = (&y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            let got = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (name, got, want, k) in [
+                ("y", got(&y), &want_y, inp),
+                ("dx", got(grads.get(&x).unwrap()), &want_dx, out),
+                ("dW", got(grads.get(&w).unwrap()), &want_dw, rows),
+            ] {
+                // f32 sums of exact products (vdpbf16ps: its own rounding): ulps of the largest
+                // partial sum, which grows with the summed length k.
+                let tol = |w: f64| 1e-5 * (1.0 + w.abs()) + 1e-6 * k as f64 * 3.0;
+                for (g, w) in got.iter().zip(want.iter()) {
+                    assert!(
+                        (*g as f64 - w).abs() <= tol(*w),
+                        "{name} at {rows}x{inp}->{out}, {strategy:?} {level:?}: {g} against {w}"
+                    );
+                }
+            }
+        }
+        limit_simd(Simd::Avx512);
+        let direct = Bf16Weight::quantize(&wv, out, inp, None).matmul(&xv, rows);
+        let t: Vec<f32> = (0..inp * out).map(|j| wv[(j % out) * inp + j / out]).collect();
+        let from_t = Bf16Weight::quantize_transposed(&t, out, inp).matmul(&xv, rows);
+        assert!(direct == from_t, "packing from the transpose changes the weight");
+    }
+}

@@ -81,6 +81,10 @@ pub struct FinetuneArgs {
     /// [default: 42]
     #[arg(long)]
     seed: Option<u64>,
+    /// The precision training multiplies in: f32, or bf16 (f32 weights, gradients and optimizer
+    /// state; the products' operands in bf16) [default: f32].
+    #[arg(long)]
+    dtype: Option<attune::Precision>,
     /// Print one JSON object on stdout (progress lines still go to stderr).
     #[arg(long)]
     json: bool,
@@ -113,6 +117,7 @@ impl FinetuneArgs {
                 balanced: self.no_balance.then_some(false),
                 patience: self.patience,
                 seed: self.seed,
+                dtype: self.dtype,
             },
             ..FinetuneOptions::default()
         }
@@ -171,9 +176,10 @@ pub(crate) fn print_outcome(o: &Outcome, json: bool) -> Result<(), CliError> {
     }
     let r = &o.recipe;
     println!(
-        "Trained in {:.0} s: {} loss, learning rate {:e}, batch {}, {} steps, {} epochs (best epoch {}), on {} rows.\n",
+        "Trained in {:.0} s: {} loss{}, learning rate {:e}, batch {}, {} steps, {} epochs (best epoch {}), on {} rows.\n",
         o.seconds,
         r.loss.as_str(),
+        if r.dtype == attune::Precision::F32 { String::new() } else { format!(" in {}", r.dtype) },
         r.learning_rate,
         r.batch_size,
         o.training.steps,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::precision::Precision;
 use crate::error::Result;
 use crate::kernels;
-use crate::kernels::quant::{Bf16Weight, Int8Weight, LowMatmul, LowWeight};
+use crate::kernels::quant::{Bf16Linear, Bf16Weight, Int8Weight, LowMatmul, LowWeight};
 
 /// Returns the weight as used by this pass: detached for inference, so no graph is recorded.
 pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
@@ -29,6 +29,8 @@ pub struct Linear {
     pub bias: Option<Tensor>,
     /// The weight in a lower precision, used by inference passes when set.
     low: Option<LowMatmul>,
+    /// Training (and exact) passes multiply in bf16 on the f32 weights.
+    train_bf16: bool,
 }
 
 impl Linear {
@@ -37,7 +39,14 @@ impl Linear {
             weight,
             bias,
             low: None,
+            train_bf16: false,
         }
+    }
+
+    /// Makes training and exact passes multiply in bf16 (f32 sums, f32 weights and gradients),
+    /// or in f32 again.
+    pub fn set_train_bf16(&mut self, on: bool) {
+        self.train_bf16 = on;
     }
 
     /// Makes inference passes compute in `precision` (from the current f32 weights); f32 drops
@@ -78,6 +87,14 @@ impl Linear {
             Some(low) => low
                 .forward(&x2.to_dtype(candle_core::DType::F32)?)?
                 .to_dtype(x.dtype())?,
+            None if self.train_bf16 && !mode.is_inference() => {
+                let f32 = candle_core::DType::F32;
+                let y = Bf16Linear::forward(&x2.to_dtype(f32)?, &self.weight.to_dtype(f32)?)?.to_dtype(x.dtype())?;
+                match &self.bias {
+                    Some(b) => kernels::bias_add(&y, b)?,
+                    None => y,
+                }
+            }
             None => {
                 let y = x2.matmul(&w(&self.weight, mode).t()?)?;
                 match &self.bias {

@@ -96,6 +96,7 @@ pub struct Encoder {
     device: Device,
     dtype: DType,
     precision: Precision,
+    training_precision: Precision,
     /// Padded tokens an inference batch may hold (see [`token_batches`]).
     batch_tokens: usize,
 }
@@ -155,6 +156,7 @@ impl Encoder {
             device,
             dtype: opts.dtype,
             precision: Precision::F32,
+            training_precision: Precision::F32,
             batch_tokens: DEFAULT_BATCH_TOKENS,
         };
         encoder.set_precision(opts.precision)?;
@@ -178,6 +180,40 @@ impl Encoder {
         }
         self.precision = precision;
         Ok(())
+    }
+
+    /// Makes training passes multiply in `precision`: f32, or bf16 (operands rounded to bf16,
+    /// f32 sums, on f32 master weights: gradients and the optimizer stay f32). int8 is for
+    /// inference only.
+    pub fn set_training_precision(&mut self, precision: Precision) -> Result<()> {
+        let bf16 = match precision {
+            Precision::F32 => false,
+            Precision::Bf16 if self.device.is_cpu() => true,
+            Precision::Bf16 => {
+                return Err(Error::InvalidArgument(
+                    "training in bf16 runs on the CPU only; unset ATTUNE_DEVICE or train in f32".into(),
+                ))
+            }
+            Precision::Int8 => {
+                return Err(Error::InvalidArgument(
+                    "int8 is for inference (embed, classify, eval, serve); train in f32 or bf16".into(),
+                ))
+            }
+        };
+        let linears = match &mut self.backbone {
+            Backbone::Bert(b) => b.linears_mut(),
+            Backbone::ModernBert(m) => m.linears_mut(),
+        };
+        for l in linears {
+            l.set_train_bf16(bf16);
+        }
+        self.training_precision = precision;
+        Ok(())
+    }
+
+    /// The precision training passes multiply in.
+    pub fn training_precision(&self) -> Precision {
+        self.training_precision
     }
 
     /// The precision inference passes compute in.

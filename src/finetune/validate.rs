@@ -26,6 +26,7 @@ pub enum Setting {
     Name,
     ChunkStride,
     LabelSeparator,
+    Dtype,
 }
 
 impl Setting {
@@ -46,6 +47,7 @@ impl Setting {
             Setting::Name => "name",
             Setting::ChunkStride => "chunk_stride",
             Setting::LabelSeparator => "label_separator",
+            Setting::Dtype => "dtype",
         }
     }
 
@@ -137,6 +139,12 @@ impl FinetuneOptions {
         in_range(Setting::Temperature, t.temperature, 1e-3, 10.0, "")?;
         in_range(Setting::SetfitIterations, t.setfit_iterations, 1, 100, "")?;
         in_range(Setting::Patience, t.patience, 1, MAX_EPOCHS, "")?;
+        if t.dtype == Some(crate::encoder::Precision::Int8) {
+            return Err(bad(
+                Setting::Dtype,
+                "int8 is for inference (embed, classify, eval, serve): train in f32 or bf16",
+            ));
+        }
         if self.valid.is_none() {
             in_range(Setting::ValidFraction, Some(self.valid_fraction), 0.01, 0.5, "")?;
         }

@@ -383,6 +383,7 @@ pub async fn create_finetune(
                 max_steps: s.max_steps,
                 loss: s.loss,
                 seed: s.seed,
+                dtype: s.dtype,
                 ..Default::default()
             },
             ..Default::default()

@@ -62,6 +62,15 @@ pub enum LossName {
     setfit,
 }
 
+/// The number formats training runs in (the document's name for the training values of
+/// [`crate::encoder::Precision`]; int8 is for inference).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum TrainDtypeName {
+    f32,
+    bf16,
+}
+
 /// The encodings `/v1/embed` can answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -378,6 +387,10 @@ pub struct Settings {
     #[schema(minimum = 1)]
     pub chunk_stride: Option<usize>,
     pub chunk_pool: Option<crate::encoder::ChunkPool>,
+    /// The precision training multiplies in: bf16 rounds the operands of the linear layers'
+    /// products (f32 sums, f32 weights and optimizer state).
+    #[schema(value_type = Option<TrainDtypeName>)]
+    pub dtype: Option<crate::encoder::Precision>,
 }
 
 impl Settings {

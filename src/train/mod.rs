@@ -61,6 +61,10 @@ pub struct TrainConfig {
     /// Epochs without a better validation score before stopping.
     pub patience: usize,
     pub seed: u64,
+    /// The precision the encoder's linear layers multiply in while training (bf16: f32 master
+    /// weights and optimizer state). Runs recorded before it existed trained in f32.
+    #[serde(default)]
+    pub dtype: crate::encoder::Precision,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +82,7 @@ impl Default for TrainConfig {
             balanced: false,
             patience: 2,
             seed: 42,
+            dtype: crate::encoder::Precision::F32,
         }
     }
 }

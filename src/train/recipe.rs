@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{LossKind, TrainConfig};
+use crate::encoder::Precision;
 
 /// What the recipe looks at: the training rows (the steps of the contrastive losses follow
 /// from them). How long the texts are shapes the batches (`ShuffledBatches`), and how many rows
@@ -31,6 +32,9 @@ pub struct TrainSettings {
     pub balanced: Option<bool>,
     pub patience: Option<usize>,
     pub seed: Option<u64>,
+    /// The precision training multiplies in (f32 or bf16).
+    #[serde(default)]
+    pub dtype: Option<Precision>,
 }
 
 /// Training steps a contrastive run gets at least: few-shot data would otherwise take a handful
@@ -75,7 +79,8 @@ pub fn recipe(stats: &DataStats, settings: &TrainSettings) -> TrainConfig {
         setfit_iterations,
         balanced,
         patience,
-        seed
+        seed,
+        dtype
     );
     if settings.max_steps.is_some() {
         c.max_steps = settings.max_steps;

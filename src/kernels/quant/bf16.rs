@@ -53,21 +53,39 @@ pub fn from_bf16(b: u16) -> f32 {
 
 impl Bf16Weight {
     pub fn quantize(w: &[f32], out: usize, inp: usize, bias: Option<&[f32]>) -> Self {
+        let mut q = Self::pack(out, inp, |o, k| w[o * inp + k]);
+        q.bias = bias.map(<[f32]>::to_vec);
+        q
+    }
+
+    /// The weight `W = wt^T`, from `wt` of shape (in x out) row-major: a backward pass multiplies
+    /// by transposed operands, and packing from them directly saves a transposed copy.
+    pub fn quantize_transposed(wt: &[f32], out: usize, inp: usize) -> Self {
+        Self::pack(out, inp, |o, k| wt[k * out + o])
+    }
+
+    /// Packs `out` x `inp` values, `at(o, k)`, one block of outputs per task.
+    fn pack(out: usize, inp: usize, at: impl Fn(usize, usize) -> f32 + Sync) -> Self {
         let pairs = inp.div_ceil(2);
         let blocks = out.div_ceil(BLOCK);
         let mut packed = vec![0u16; blocks * pairs * BLOCK * 2];
-        for o in 0..out {
-            let (b, j) = (o / BLOCK, o % BLOCK);
-            for k in 0..inp {
-                packed[((b * pairs + k / 2) * BLOCK + j) * 2 + k % 2] = to_bf16(w[o * inp + k]);
-            }
-        }
+        packed
+            .par_chunks_mut((pairs * BLOCK * 2).max(1))
+            .enumerate()
+            .for_each(|(b, block)| {
+                for j in 0..BLOCK.min(out - b * BLOCK) {
+                    let o = b * BLOCK + j;
+                    for k in 0..inp {
+                        block[((k / 2) * BLOCK + j) * 2 + k % 2] = to_bf16(at(o, k));
+                    }
+                }
+            });
         Bf16Weight {
             out,
             inp,
             pairs,
             w: packed,
-            bias: bias.map(<[f32]>::to_vec),
+            bias: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Lower-precision `y = x W^T + b` for inference: weights held in int8 (per-output-channel
 //! scales, activations quantised per token at run time) or bf16 (activations rounded to bf16,
-//! sums kept in f32). Attention, layer norm and pooling stay in f32.
+//! sums kept in f32). Attention, layer norm and pooling stay in f32. Training in bf16 runs the
+//! same bf16 kernels forward and backward ([`Bf16Linear`]) on f32 master weights.
 //!
 //! Each precision has a plain twin (portable Rust, the definition) and kernels for the
 //! instruction sets the CPU has, chosen at run time under [`crate::kernels::limit_simd`]:
@@ -10,6 +11,7 @@
 //! too (a bf16 product is exact in f32 in its normal range), `vdpbf16ps` within its own rounding.
 
 mod bf16;
+mod bf16_train;
 #[cfg(target_arch = "x86_64")]
 mod bf16_x86;
 mod grid;
@@ -19,6 +21,7 @@ mod int8_x86;
 mod op;
 
 pub use bf16::Bf16Weight;
+pub use bf16_train::{Bf16Linear, Bf16Strategy};
 pub use int8::Int8Weight;
 pub use op::LowMatmul;
 
