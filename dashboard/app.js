@@ -239,6 +239,9 @@ function settingsForm(ds, fileName) {
   const longText = el("select", { id: "long-text", name: "long-text" },
     el("option", { value: "" }, "Truncate at the model's length (default)"),
     el("option", { value: "chunk" }, "Chunk: embed overlapping windows and pool them"));
+  const dtype = el("select", { id: "dtype", name: "dtype" },
+    el("option", { value: "" }, "f32 (default)"),
+    el("option", { value: "bf16" }, "bf16: products in bf16, weights and optimizer in f32"));
   const form = el("form", { class: "card", id: "settings" },
     el("h2", {}, "Settings"),
     field("nickname", "Nickname", { required: "", value: nick, maxlength: "80" }, "How the model is listed; you can also use its ID."),
@@ -253,14 +256,15 @@ function settingsForm(ds, fileName) {
         field("max_steps", "Max steps", { type: "number", min: "1", placeholder: "no limit" }),
         field("seed", "Seed", { type: "number", min: "0", placeholder: "42" }),
         el("div", {}, el("label", { for: "loss" }, "Loss"), loss),
-        el("div", {}, el("label", { for: "long-text" }, "Long texts"), longText))),
+        el("div", {}, el("label", { for: "long-text" }, "Long texts"), longText),
+        el("div", {}, el("label", { for: "dtype" }, "Training precision"), dtype))),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Start fine-tune")),
     el("div", { id: "start-error" }));
   fillBases(form.querySelector("#bases"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const num = (id) => { const v = form.querySelector(`#${id}`).value; return v === "" ? undefined : Number(v); };
-    const settings = { epochs: num("epochs"), learning_rate: num("lr"), batch_size: num("batch"), max_steps: num("max_steps"), seed: num("seed"), loss: loss.value || undefined, long_text: longText.value || undefined };
+    const settings = { epochs: num("epochs"), learning_rate: num("lr"), batch_size: num("batch"), max_steps: num("max_steps"), seed: num("seed"), loss: loss.value || undefined, long_text: longText.value || undefined, dtype: dtype.value || undefined };
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {

@@ -10,6 +10,14 @@ use rand::{Rng, SeedableRng};
 /// Shapes that leave partial blocks, groups and tiles, and one past a tile of rows.
 const SHAPES: [(usize, usize, usize); 4] = [(11, 37, 40), (1, 4, 16), (70, 100, 50), (3, 384, 33)];
 
+/// The instruction-set cap is process-wide and tests run in parallel: each test that sets it
+/// holds this lock, so every path runs under the cap it is labelled with.
+static CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cap_lock() -> std::sync::MutexGuard<'static, ()> {
+    CAP.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn random(n: usize, scale: f32, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n).map(|_| scale * (rng.gen::<f32>() * 2.0 - 1.0)).collect()
@@ -57,6 +65,7 @@ fn quantized_row(x: &[f32]) -> Vec<f64> {
 
 #[test]
 fn int8_paths_agree_bit_for_bit_and_the_plain_twin_is_its_definition() {
+    let _cap = cap_lock();
     let mut seen = Vec::new();
     for (i, &(rows, inp, out)) in SHAPES.iter().enumerate() {
         let w = random(out * inp, 0.2, 10 + i as u64);
@@ -91,6 +100,7 @@ fn int8_paths_agree_bit_for_bit_and_the_plain_twin_is_its_definition() {
 
 #[test]
 fn int8_stays_close_to_f32() {
+    let _cap = cap_lock();
     let (rows, inp, out) = (64, 384, 96);
     let w = random(out * inp, 0.1, 1);
     let x = random(rows * inp, 2.0, 2);
@@ -108,6 +118,7 @@ fn int8_stays_close_to_f32() {
 
 #[test]
 fn bf16_paths_agree_with_the_plain_twin_which_is_its_definition() {
+    let _cap = cap_lock();
     let round = |v: f32| half::bf16::from_f32(v).to_f32() as f64;
     let mut seen = Vec::new();
     for (i, &(rows, inp, out)) in SHAPES.iter().enumerate() {
@@ -159,6 +170,7 @@ fn transposed(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 /// GEMM); and a weight packed from its transpose is the same weight.
 #[test]
 fn bf16_training_products_are_their_definitions_on_every_path() {
+    let _cap = cap_lock();
     use attune::kernels::quant::{Bf16Linear, Bf16Strategy};
     use candle_core::{Device, Tensor, Var};
     let round = |v: f32| half::bf16::from_f32(v).to_f32() as f64;
@@ -215,9 +227,9 @@ fn bf16_training_products_are_their_definitions_on_every_path() {
             }
         }
         limit_simd(Simd::Avx512);
-        let direct = Bf16Weight::quantize(&wv, out, inp, None).matmul(&xv, rows);
+        let direct = Bf16Weight::quantize(&wv, out, inp, None).matmul_on(Path::Plain, &xv, rows);
         let t: Vec<f32> = (0..inp * out).map(|j| wv[(j % out) * inp + j / out]).collect();
-        let from_t = Bf16Weight::quantize_transposed(&t, out, inp).matmul(&xv, rows);
+        let from_t = Bf16Weight::quantize_transposed(&t, out, inp).matmul_on(Path::Plain, &xv, rows);
         assert!(direct == from_t, "packing from the transpose changes the weight");
     }
 }

@@ -191,7 +191,7 @@ impl Encoder {
             Precision::Bf16 if self.device.is_cpu() => true,
             Precision::Bf16 => {
                 return Err(Error::InvalidArgument(
-                    "training in bf16 runs on the CPU only; unset ATTUNE_DEVICE or train in f32".into(),
+                    "training in bf16 runs on the CPU only: unset ATTUNE_DEVICE, or train in f32".into(),
                 ))
             }
             Precision::Int8 => {

@@ -1,4 +1,5 @@
-//! The number format an encoder's linear layers compute in for inference.
+//! The number format an encoder's linear layers compute in: for inference (f32, bf16, int8) and
+//! for training (f32, bf16).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// f32 (the default and the training format), bf16 (weights and activations rounded to bf16,
-/// f32 sums) or int8 (int8 weights per output channel, activations quantised per token).
-/// Lower precision applies to the linear layers of inference; attention, layer norm and pooling
-/// stay in f32. See `kernels::quant`.
+/// f32 (the default), bf16 (weights and activations rounded to bf16, f32 sums) or int8 (int8
+/// weights per output channel, activations quantised per token; inference only). Lower precision
+/// applies to the encoder's linear layers; attention, layer norm and pooling stay in f32. See
+/// `kernels::quant`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {

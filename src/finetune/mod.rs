@@ -420,7 +420,11 @@ fn run(
     on(Progress::Stage("loading the base model"));
     let base = resolve_model(&o.base, sources)?;
     let mut enc = Encoder::load(&base.dir, &EncoderOptions::default())?;
-    enc.set_training_precision(o.train.dtype.unwrap_or_default())?;
+    enc.set_training_precision(o.train.dtype.unwrap_or_default())
+        .map_err(|e| Error::Setting {
+            setting: Setting::Dtype,
+            reason: e.to_string(),
+        })?;
     on(Progress::Stage("measuring the base model (baseline)"));
     let baseline = measure(&enc, &p, o)?;
     let params = serde_json::to_value(o).map_err(|e| Error::Internal(e.to_string()))?;

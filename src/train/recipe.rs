@@ -32,8 +32,9 @@ pub struct TrainSettings {
     pub balanced: Option<bool>,
     pub patience: Option<usize>,
     pub seed: Option<u64>,
-    /// The precision training multiplies in (f32 or bf16).
-    #[serde(default)]
+    /// The precision training multiplies in (f32 or bf16). Left out when unset, so a registry
+    /// shared with workers of an earlier version (which refuse unknown fields) still runs f32 jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<Precision>,
 }
 

@@ -176,7 +176,10 @@ try {
   await page.getByText("Advanced hyper-parameters").click();
   await page.getByLabel("Epochs").fill("2");
   await page.getByLabel("Long texts").selectOption("chunk");
+  await page.getByLabel("Training precision").selectOption("bf16");
+  const posted = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/v1/finetuned-models"));
   await page.getByRole("button", { name: "Start fine-tune" }).click();
+  check((await posted).postDataJSON().settings.dtype === "bf16", "the form sends the training precision");
   await page.waitForURL(/#\/training\//);
   await page.locator("[data-testid=status]", { hasText: "READY" }).waitFor({ timeout: 120_000 });
   await page.getByRole("link", { name: "See metrics and map" }).click();

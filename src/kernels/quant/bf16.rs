@@ -73,10 +73,11 @@ impl Bf16Weight {
             .par_chunks_mut((pairs * BLOCK * 2).max(1))
             .enumerate()
             .for_each(|(b, block)| {
-                for j in 0..BLOCK.min(out - b * BLOCK) {
-                    let o = b * BLOCK + j;
-                    for k in 0..inp {
-                        block[((k / 2) * BLOCK + j) * 2 + k % 2] = to_bf16(at(o, k));
+                // Outputs innermost: reading a transposed source is then one short run per input.
+                let n = BLOCK.min(out - b * BLOCK);
+                for k in 0..inp {
+                    for j in 0..n {
+                        block[((k / 2) * BLOCK + j) * 2 + k % 2] = to_bf16(at(b * BLOCK + j, k));
                     }
                 }
             });

@@ -3,12 +3,13 @@
 //! optimizer's state stay f32 (the master copy). Unlike PyTorch's autocast the products are not
 //! rounded back to bf16, so the only loss of precision is in the operands.
 //!
-//! Two ways to the same numbers: where the CPU multiplies bf16 natively (`vdpbf16ps`), the bf16
-//! kernels forward and backward ([`Bf16Strategy::Kernels`]); elsewhere the operands are rounded
-//! in f32 storage and multiplied by candle's f32 GEMM ([`Bf16Strategy::Rounded`]), which is exact
-//! for them (a product of two bf16 values is exact in f32) and measured faster on AVX2 than the
-//! widening kernels (a MiniLM training step of 32 sentences on Zen 2: 1.22 s with the kernels
-//! against 0.97 s in f32 in one run; 0.93 s rounded against 0.88 s in f32 in another).
+//! Two ways to the same numbers: the operands rounded in f32 storage and multiplied by candle's
+//! f32 GEMM ([`Bf16Strategy::Rounded`], the default), which is exact for them (a product of two
+//! bf16 values is exact in f32); or the bf16 kernels forward and backward
+//! ([`Bf16Strategy::Kernels`]). Rounded was measured faster on AVX2 (a MiniLM training step of 32
+//! sentences on Zen 2: 1.22 s with the kernels against 0.97 s in f32 in one run; 0.93 s rounded
+//! against 0.88 s in f32 in another). On a CPU with `vdpbf16ps` the kernels may win, but that was
+//! never measured, so they run there only when `ATTUNE_BF16_TRAIN_KERNELS=1` asks for them.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -29,9 +30,10 @@ pub enum Bf16Strategy {
 }
 
 impl Bf16Strategy {
-    /// The kernels where the CPU has bf16 dot products, else rounded f32.
+    /// Rounded f32, unless `ATTUNE_BF16_TRAIN_KERNELS=1` and the CPU has bf16 dot products.
     pub fn for_this_cpu() -> Self {
-        if widest(&bf16_paths()) == Path::Avx512 {
+        let asked = std::env::var("ATTUNE_BF16_TRAIN_KERNELS").is_ok_and(|v| v == "1");
+        if asked && widest(&bf16_paths()) == Path::Avx512 {
             Bf16Strategy::Kernels
         } else {
             Bf16Strategy::Rounded

@@ -47,20 +47,29 @@ impl Int8Weight {
         let groups = inp.div_ceil(4);
         let blocks = out.div_ceil(BLOCK);
         let mut q = vec![0i8; blocks * groups * BLOCK * 4];
-        let mut scale = vec![0f32; out];
-        let mut colsum = vec![0i32; out];
-        for o in 0..out {
-            let row = &w[o * inp..(o + 1) * inp];
-            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
-            scale[o] = s;
-            let (b, j) = (o / BLOCK, o % BLOCK);
-            for (k, v) in row.iter().enumerate() {
-                let qv = (v / s).round().clamp(-127.0, 127.0) as i8;
-                q[((b * groups + k / 4) * BLOCK + j) * 4 + k % 4] = qv;
-                colsum[o] += qv as i32;
-            }
-        }
+        let mut scale = vec![0f32; blocks * BLOCK];
+        let mut colsum = vec![0i32; blocks * BLOCK];
+        // One block of outputs per task: a model's worth of layers is quantised at load.
+        q.par_chunks_mut((groups * BLOCK * 4).max(1))
+            .zip(scale.par_chunks_mut(BLOCK))
+            .zip(colsum.par_chunks_mut(BLOCK))
+            .enumerate()
+            .for_each(|(b, ((q, scale), colsum))| {
+                for j in 0..BLOCK.min(out - b * BLOCK) {
+                    let o = b * BLOCK + j;
+                    let row = &w[o * inp..(o + 1) * inp];
+                    let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+                    scale[j] = s;
+                    for (k, v) in row.iter().enumerate() {
+                        let qv = (v / s).round().clamp(-127.0, 127.0) as i8;
+                        q[((k / 4) * BLOCK + j) * 4 + k % 4] = qv;
+                        colsum[j] += qv as i32;
+                    }
+                }
+            });
+        scale.truncate(out);
+        colsum.truncate(out);
         Int8Weight {
             out,
             inp,

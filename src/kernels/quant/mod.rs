@@ -1,7 +1,7 @@
 //! Lower-precision `y = x W^T + b` for inference: weights held in int8 (per-output-channel
 //! scales, activations quantised per token at run time) or bf16 (activations rounded to bf16,
-//! sums kept in f32). Attention, layer norm and pooling stay in f32. Training in bf16 runs the
-//! same bf16 kernels forward and backward ([`Bf16Linear`]) on f32 master weights.
+//! sums kept in f32). Attention, layer norm and pooling stay in f32. Training in bf16
+//! ([`Bf16Linear`]) rounds the operands of its products to bf16, on f32 master weights.
 //!
 //! Each precision has a plain twin (portable Rust, the definition) and kernels for the
 //! instruction sets the CPU has, chosen at run time under [`crate::kernels::limit_simd`]:
