@@ -171,11 +171,7 @@ impl Encoder {
                 "dtype {precision} runs on the CPU only; unset ATTUNE_DEVICE or use --dtype f32 on a GPU"
             )));
         }
-        let linears = match &mut self.backbone {
-            Backbone::Bert(b) => b.linears_mut(),
-            Backbone::ModernBert(m) => m.linears_mut(),
-        };
-        for l in linears {
+        for l in self.linears_mut() {
             l.set_precision(precision)?;
         }
         self.precision = precision;
@@ -200,15 +196,18 @@ impl Encoder {
                 ))
             }
         };
-        let linears = match &mut self.backbone {
-            Backbone::Bert(b) => b.linears_mut(),
-            Backbone::ModernBert(m) => m.linears_mut(),
-        };
-        for l in linears {
+        for l in self.linears_mut() {
             l.set_train_bf16(bf16);
         }
         self.training_precision = precision;
         Ok(())
+    }
+
+    fn linears_mut(&mut self) -> Vec<&mut layers::Linear> {
+        match &mut self.backbone {
+            Backbone::Bert(b) => b.linears_mut(),
+            Backbone::ModernBert(m) => m.linears_mut(),
+        }
     }
 
     /// The precision training passes multiply in.

@@ -45,6 +45,15 @@ pub fn to_bf16(v: f32) -> u16 {
     (b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16
 }
 
+/// `src` rounded to bf16 and widened back, into the front of `dst`, in vector code.
+pub(crate) fn round_into(dst: &mut [f32], src: &[f32]) {
+    simd(|| {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = from_bf16(to_bf16(v));
+        }
+    })
+}
+
 /// The f32 a bf16's bits stand for.
 #[inline(always)]
 pub fn from_bf16(b: u16) -> f32 {
@@ -173,13 +182,9 @@ impl Bf16Weight {
 pub(crate) fn round_rows(x: &[f32], rows: usize, inp: usize, bits: bool) -> Acts {
     let width = inp.div_ceil(2) * 2;
     let mut wide = vec![0f32; rows * width];
-    wide.par_chunks_mut(width.max(1)).enumerate().for_each(|(r, d)| {
-        simd(|| {
-            for (d, &v) in d.iter_mut().zip(&x[r * inp..(r + 1) * inp]) {
-                *d = from_bf16(to_bf16(v));
-            }
-        })
-    });
+    wide.par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(r, d)| round_into(d, &x[r * inp..(r + 1) * inp]));
     let bits = if bits {
         wide.iter().map(|&v| to_bf16(v)).collect()
     } else {

@@ -14,10 +14,9 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::bf16::{from_bf16, to_bf16};
+use super::bf16::round_into;
 use super::{bf16_paths, widest, Bf16Weight, Path};
 use crate::kernels::input;
-use crate::kernels::rows::simd;
 
 /// How a training product in bf16 is computed (the same values either way, up to the order of
 /// the f32 sums).
@@ -31,13 +30,17 @@ pub enum Bf16Strategy {
 
 impl Bf16Strategy {
     /// Rounded f32, unless `ATTUNE_BF16_TRAIN_KERNELS=1` and the CPU has bf16 dot products.
+    /// Decided once per process: every linear layer of every step asks.
     pub fn for_this_cpu() -> Self {
-        let asked = std::env::var("ATTUNE_BF16_TRAIN_KERNELS").is_ok_and(|v| v == "1");
-        if asked && widest(&bf16_paths()) == Path::Avx512 {
-            Bf16Strategy::Kernels
-        } else {
-            Bf16Strategy::Rounded
-        }
+        static CHOICE: std::sync::OnceLock<Bf16Strategy> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            let asked = std::env::var("ATTUNE_BF16_TRAIN_KERNELS").is_ok_and(|v| v == "1");
+            if asked && widest(&bf16_paths()) == Path::Avx512 {
+                Bf16Strategy::Kernels
+            } else {
+                Bf16Strategy::Rounded
+            }
+        })
     }
 }
 
@@ -66,13 +69,9 @@ struct RoundedLinear;
 
 fn rounded(v: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; v.len()];
-    out.par_chunks_mut(4096).zip(v.par_chunks(4096)).for_each(|(o, v)| {
-        simd(|| {
-            for (o, &v) in o.iter_mut().zip(v) {
-                *o = from_bf16(to_bf16(v));
-            }
-        })
-    });
+    out.par_chunks_mut(4096)
+        .zip(v.par_chunks(4096))
+        .for_each(|(o, v)| round_into(o, v));
     out
 }
 
