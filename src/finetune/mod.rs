@@ -5,6 +5,7 @@
 //! last checkpoint.
 
 mod manifest;
+mod measure;
 mod prepare;
 mod progress_sink;
 mod select;
@@ -20,7 +21,7 @@ use crate::data::Example;
 use crate::encoder::{Encoder, EncoderOptions, LongText};
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
-use crate::head::{Head, HeadConfig, LogisticHead, MultiLabelHead};
+use crate::head::{Head, HeadConfig};
 use crate::registry::{Heartbeat, Registry};
 use crate::source::{resolve_model, SourceOptions};
 use crate::train::{
@@ -34,6 +35,7 @@ pub use select::{score, Candidate, Selection};
 pub use store::{held_out_file, HELD_OUT_FILE, HELD_OUT_JSONL, SELECTION_FILE, SELECTION_JSONL};
 pub use validate::Setting;
 
+use measure::{fit_head, measure, Measured};
 use prepare::{prepare, Prepared};
 
 /// Everything a fine-tuning run needs; saved in the manifest so `--resume` can rebuild it.
@@ -195,53 +197,6 @@ pub(crate) fn groups(rows: &[Example], labels: &[String]) -> Vec<usize> {
 
 fn texts(rows: &[Example]) -> Vec<&str> {
     rows.iter().map(|e| e.text.as_str()).collect()
-}
-
-/// A candidate encoder measured the one way every figure is made: the head fitted on the
-/// training rows, its calibration (temperature, or per-label scaling and thresholds) on the
-/// selection rows; metrics on selection and test rows.
-struct Measured {
-    head: Head,
-    select: Metrics,
-    test: Metrics,
-}
-
-fn measure(enc: &Encoder, p: &Prepared, o: &FinetuneOptions) -> Result<Measured> {
-    let (head, select) = fit_head(enc, p, &p.train, o)?;
-    let xh = enc.embed_long(&texts(&p.test), o.embed_batch_size, &o.long_text)?;
-    let test = head_metrics(&head, p, &p.test, &xh)?;
-    Ok(Measured { head, select, test })
-}
-
-/// The metrics of `head` on labelled `rows` with embeddings `x`.
-fn head_metrics(head: &Head, p: &Prepared, rows: &[Example], x: &[Vec<f32>]) -> Result<Metrics> {
-    let probs = head.predict_proba(x)?;
-    match head {
-        Head::Single(_) => Metrics::compute(&p.labels, &ids(rows, &p.labels), &probs, x),
-        Head::Multi(h) => {
-            let sil = crate::eval::silhouette(x, &groups(rows, &p.labels))?;
-            crate::eval::compute_multi(&p.labels, &sets(rows, &p.labels), &probs, &h.thresholds, sil)
-        }
-    }
-}
-
-/// The head fitted on `train`, calibrated on the selection rows, and its selection-row metrics
-/// (no test rows are touched).
-fn fit_head(enc: &Encoder, p: &Prepared, train: &[Example], o: &FinetuneOptions) -> Result<(Head, Metrics)> {
-    let (bs, lt) = (o.embed_batch_size, &o.long_text);
-    let xt = enc.embed_long(&texts(train), bs, lt)?;
-    let xs = enc.embed_long(&texts(&p.select), bs, lt)?;
-    let head = if p.multi_label {
-        let mut h = MultiLabelHead::fit(&xt, &sets(train, &p.labels), &p.labels, &o.head)?;
-        h.calibrate(&xs, &sets(&p.select, &p.labels))?;
-        Head::Multi(h)
-    } else {
-        let mut h = LogisticHead::fit(&xt, &ids(train, &p.labels), &p.labels, &o.head)?;
-        h.calibrate(&xs, &ids(&p.select, &p.labels))?;
-        Head::Single(h)
-    };
-    let m = head_metrics(&head, p, &p.select, &xs)?;
-    Ok((head, m))
 }
 
 /// With `--long-text chunk`, each training row's windows as text, so training sees every part
