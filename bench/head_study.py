@@ -13,7 +13,7 @@ commit a9808a1, so its encoders were trained from a C=1 head).
   /path/to/venv/bin/python bench/head_study.py --sets b77,b77-8 --seeds 1,2,3
 Needs numpy and scikit-learn in the interpreter that runs it; one JSON line per variant to --out.
 """
-import argparse, csv, json, os, random, subprocess, sys, tempfile, time
+import argparse, json, os, random, subprocess, sys, tempfile, time
 from collections import defaultdict
 
 import numpy as np
@@ -26,29 +26,16 @@ import matrix  # noqa: E402
 ROOT = matrix.ROOT
 
 
-def write(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        w.writerows(rows)
-
-
 def selection_split(work, seed, share=0.15, cap=1000):
+    """attune's selection share of the matrix's training rows, as --valid and the rest."""
     rows = matrix.read_rows(f"{work}/train.csv")
-    by = defaultdict(list)
-    for t, l in rows:
-        by[l].append((t, l))
     rng = random.Random(seed * 7919 + 1)
-    frac = min(share, cap / len(rows))
     tr, sel = [], []
-    for label in sorted(by):
-        rs = by[label][:]
-        rng.shuffle(rs)
-        k = max(1, round(len(rs) * frac)) if len(rs) > 1 else 0
-        sel += rs[:k]
-        tr += rs[k:]
-    write(f"{work}/tr.csv", tr)
-    write(f"{work}/sel.csv", sel)
+    for held, rest in matrix.stratified(rows, rng, min(share, cap / len(rows)), keep_single=True):
+        sel += held
+        tr += rest
+    matrix.write_rows(f"{work}/tr.csv", tr)
+    matrix.write_rows(f"{work}/sel.csv", sel)
 
 
 def embed(binary, env, model, part, work):

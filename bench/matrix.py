@@ -41,28 +41,38 @@ def read_rows(path):
         return [(t, l) for t, l in r]
 
 
+def write_rows(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+
+
+def stratified(rows, rng, frac, keep_single=False):
+    """Per label, in sorted label order, the label's rows shuffled by `rng`: yields (held, rest),
+    the first max(1, round(n * frac)) rows held out. With `keep_single`, a label of one row keeps
+    it (a split inside training rows must not take a label's only training row)."""
+    by = defaultdict(list)
+    for t, l in rows:
+        by[l].append((t, l))
+    for label in sorted(by):
+        rs = by[label][:]
+        rng.shuffle(rs)
+        k = 0 if keep_single and len(rs) <= 1 else max(1, round(len(rs) * frac))
+        yield rs[:k], rs[k:]
+
+
 def split(name, seed, work):
     """Writes train.csv and test.csv for one set and seed; the test rows are stratified."""
     path, per_label, share, cap = SETS[name]
     rows = read_rows(path)
-    by = defaultdict(list)
-    for t, l in rows:
-        by[l].append((t, l))
-    rng = random.Random(seed)
     frac = min(share, cap / len(rows))
     train, test = [], []
-    for label in sorted(by):
-        rs = by[label][:]
-        rng.shuffle(rs)
-        k = max(1, round(len(rs) * frac))
-        test += rs[:k]
-        rest = rs[k:]
+    for held, rest in stratified(rows, random.Random(seed), frac):
+        test += held
         train += rest[:per_label] if per_label else rest
-    for part, data in (("train", train), ("test", test)):
-        with open(os.path.join(work, f"{part}.csv"), "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["text", "label"])
-            w.writerows(data)
+    write_rows(os.path.join(work, "train.csv"), train)
+    write_rows(os.path.join(work, "test.csv"), test)
     return len(train), len(test)
 
 

@@ -100,4 +100,24 @@ mod tests {
         let names = ManifestNames::read(dir.path()).unwrap();
         assert_eq!(names.base_model, None);
     }
+
+    /// A manifest written before the C = 10 head saved a first step of 0.1 for the head; read
+    /// back, that would under-fit this version's head. The head settings are this version's.
+    #[test]
+    fn saved_head_settings_are_not_read_back() {
+        let mut o = FinetuneOptions::default();
+        o.head.learning_rate = Some(0.5);
+        let mut json = serde_json::to_value(&o).unwrap();
+        // What earlier versions need to read a job: a numeric first step.
+        assert_eq!(json["head"]["learning_rate"], serde_json::json!(0.1));
+        assert_eq!(json["head"]["l2"], serde_json::Value::Null);
+        json["head"]["learning_rate"] = serde_json::json!(0.1);
+        let back: FinetuneOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(back.head.learning_rate, None);
+        assert_eq!(back.head.l2, None);
+        // A manifest without head settings reads too.
+        let mut json = serde_json::to_value(&o).unwrap();
+        json.as_object_mut().unwrap().remove("head");
+        assert!(serde_json::from_value::<FinetuneOptions>(json).is_ok());
+    }
 }

@@ -66,6 +66,12 @@ pub struct FinetuneOptions {
     pub min_per_label: usize,
     /// What the user set; the rest follows from the data (see [`crate::train::recipe`]).
     pub train: TrainSettings,
+    /// How the heads are fitted: the library's measured choice, not a setting of the run. It is
+    /// never read back from a manifest, so a run resumed after an upgrade fits its heads as this
+    /// version does (a saved first step of 0.1 from before C = 10 would leave the head short of
+    /// its optimum). It is written in the shape earlier versions require, so a worker of an
+    /// earlier version sharing the registry can still run a job this version queued.
+    #[serde(skip_deserializing, serialize_with = "head_as_earlier_versions_read")]
     pub head: HeadConfig,
     pub embed_batch_size: usize,
     /// Lets another thread stop the run (with a checkpoint); not saved.
@@ -98,6 +104,25 @@ impl Default for FinetuneOptions {
 
 fn default_test_fraction() -> f64 {
     0.2
+}
+
+/// The head settings as versions before the C = 10 head wrote them (a required field there,
+/// with a numeric first step): those versions' own defaults.
+fn head_as_earlier_versions_read<S: serde::Serializer>(_: &HeadConfig, s: S) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Earlier {
+        l2: Option<f64>,
+        class_weighted: bool,
+        steps: usize,
+        learning_rate: f64,
+    }
+    let earlier = Earlier {
+        l2: None,
+        class_weighted: true,
+        steps: 300,
+        learning_rate: 0.1,
+    };
+    earlier.serialize(s)
 }
 
 impl FinetuneOptions {

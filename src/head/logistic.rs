@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+use super::fit::{matrix, LinearFit};
 use crate::error::{Error, Result};
 
 /// How the head is trained.
@@ -58,12 +58,6 @@ pub struct LogisticHead {
     pub temperature: f32,
 }
 
-fn matrix(rows: &[Vec<f32>]) -> Result<Tensor> {
-    let d = rows.first().map_or(0, Vec::len);
-    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Ok(Tensor::from_vec(flat, (rows.len(), d), &Device::Cpu)?)
-}
-
 impl LogisticHead {
     /// Fits the head on `x` (one embedding per row) with label ids `y` into `labels`.
     pub fn fit(x: &[Vec<f32>], y: &[usize], labels: &[String], cfg: &HeadConfig) -> Result<Self> {
@@ -100,33 +94,21 @@ impl LogisticHead {
             .flat_map(|&l| (0..k).map(move |j| if j == l { 1.0 } else { 0.0 }))
             .collect();
         let onehot = Tensor::from_vec(onehot, (n, k), &Device::Cpu)?;
-        let w = Var::zeros((k, d), DType::F32, &Device::Cpu)?;
-        let b = Var::zeros(k, DType::F32, &Device::Cpu)?;
-        let l2 = cfg.l2.unwrap_or(1.0 / (SINGLE_LABEL_C * n as f64));
-        let lr = cfg.learning_rate.unwrap_or(SINGLE_LABEL_LR);
-        let mut opt = AdamW::new(
-            vec![w.clone(), b.clone()],
-            ParamsAdamW {
-                lr,
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-        )?;
-        for step in 0..cfg.steps {
-            // Decay the step size over the run so the optimum is approached closely.
-            opt.set_learning_rate(lr * (1.0 - step as f64 / cfg.steps as f64).max(0.02));
-            let logits = xs.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
-            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let fit = LinearFit {
+            l2: cfg.l2.unwrap_or(1.0 / (SINGLE_LABEL_C * n as f64)),
+            learning_rate: cfg.learning_rate.unwrap_or(SINGLE_LABEL_LR),
+            steps: cfg.steps,
+        };
+        let (weights, bias) = fit.run(&xs, k, |logits| {
+            let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
             let nll = (logp * &onehot)?.sum(1)?.neg()?;
-            let data = ((nll * &sw)?.sum_all()? / sw_sum as f64)?;
-            let reg = (w.as_tensor().sqr()?.sum_all()? * (0.5 * l2))?;
-            opt.backward_step(&(data + reg)?)?;
-        }
+            Ok(((nll * &sw)?.sum_all()? / sw_sum as f64)?)
+        })?;
         Ok(LogisticHead {
             labels: labels.to_vec(),
             dim: d,
-            weights: w.as_tensor().flatten_all()?.to_vec1()?,
-            bias: b.as_tensor().to_vec1()?,
+            weights,
+            bias,
             temperature: 1.0,
         })
     }

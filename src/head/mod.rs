@@ -1,6 +1,7 @@
 //! Classification heads on top of sentence embeddings: the single-label logistic regression,
 //! and the multi-label head (a sigmoid and a threshold per label).
 
+mod fit;
 pub mod logistic;
 pub mod multi;
 

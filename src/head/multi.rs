@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::fit::{matrix, LinearFit};
 use super::HeadConfig;
 use crate::error::{Error, Result};
 
@@ -35,12 +35,6 @@ pub struct MultiLabelHead {
     pub offset: Vec<f32>,
     /// Decision threshold per label on the calibrated probability.
     pub thresholds: Vec<f32>,
-}
-
-fn matrix(rows: &[Vec<f32>]) -> Result<Tensor> {
-    let d = rows.first().map_or(0, Vec::len);
-    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Ok(Tensor::from_vec(flat, (rows.len(), d), &Device::Cpu)?)
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -97,33 +91,22 @@ impl MultiLabelHead {
             .collect();
         let yt = Tensor::from_vec(targets, (n, k), &Device::Cpu)?;
         let sw = Tensor::from_vec(sample_w, (n, k), &Device::Cpu)?;
-        let w = Var::zeros((k, d), DType::F32, &Device::Cpu)?;
-        let b = Var::zeros(k, DType::F32, &Device::Cpu)?;
-        let l2 = cfg.l2.unwrap_or(1.0 / n as f64);
-        let lr = cfg.learning_rate.unwrap_or(MULTI_LABEL_LR);
-        let mut opt = AdamW::new(
-            vec![w.clone(), b.clone()],
-            ParamsAdamW {
-                lr,
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-        )?;
-        for step in 0..cfg.steps {
-            opt.set_learning_rate(lr * (1.0 - step as f64 / cfg.steps as f64).max(0.02));
-            let z = xs.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
-            let bce = crate::train::loss::bce_with_logits_terms(&z, &yt)?;
+        let fit = LinearFit {
+            l2: cfg.l2.unwrap_or(1.0 / n as f64),
+            learning_rate: cfg.learning_rate.unwrap_or(MULTI_LABEL_LR),
+            steps: cfg.steps,
+        };
+        let (weights, bias) = fit.run(&xs, k, |z| {
+            let bce = crate::train::loss::bce_with_logits_terms(z, &yt)?;
             // Summed over labels, averaged over rows: each label is its own regression.
-            let data = ((bce * &sw)?.sum_all()? / n as f64)?;
-            let reg = (w.as_tensor().sqr()?.sum_all()? * (0.5 * l2))?;
-            opt.backward_step(&(data + reg)?)?;
-        }
+            Ok(((bce * &sw)?.sum_all()? / n as f64)?)
+        })?;
         Ok(MultiLabelHead {
             kind: MULTI_LABEL_KIND.into(),
             labels: labels.to_vec(),
             dim: d,
-            weights: w.as_tensor().flatten_all()?.to_vec1()?,
-            bias: b.as_tensor().to_vec1()?,
+            weights,
+            bias,
             scale: vec![1.0; k],
             offset: vec![0.0; k],
             thresholds: vec![0.5; k],
