@@ -107,22 +107,16 @@ fn default_test_fraction() -> f64 {
 }
 
 /// The head settings as versions before the C = 10 head wrote them (a required field there,
-/// with a numeric first step): those versions' own defaults.
+/// with a numeric first step): those versions' own defaults, every field spelled out so a new
+/// field of [`HeadConfig`] has to be decided on here.
 fn head_as_earlier_versions_read<S: serde::Serializer>(_: &HeadConfig, s: S) -> std::result::Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Earlier {
-        l2: Option<f64>,
-        class_weighted: bool,
-        steps: usize,
-        learning_rate: f64,
-    }
-    let earlier = Earlier {
+    HeadConfig {
         l2: None,
         class_weighted: true,
         steps: 300,
-        learning_rate: 0.1,
-    };
-    earlier.serialize(s)
+        learning_rate: Some(0.1),
+    }
+    .serialize(s)
 }
 
 impl FinetuneOptions {
