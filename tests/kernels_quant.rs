@@ -7,8 +7,10 @@ use attune::kernels::quant::{bf16_paths, int8_paths, Bf16Weight, Int8Weight, Pat
 use attune::kernels::{limit_simd, Simd};
 use rand::{Rng, SeedableRng};
 
-/// Shapes that leave partial blocks, groups and tiles, and one past a tile of rows.
-const SHAPES: [(usize, usize, usize); 4] = [(11, 37, 40), (1, 4, 16), (70, 100, 50), (3, 384, 33)];
+/// Shapes that leave partial blocks, groups and tiles, and one past a tile of rows. The last
+/// has more row tiles than two threads want, so each tile takes all 7 blocks: the VNNI kernel
+/// runs 4 blocks and then 3, over 6, 4, 2 and 1 rows (tiles of 32 rows and one of 5).
+const SHAPES: [(usize, usize, usize); 5] = [(11, 37, 40), (1, 4, 16), (70, 100, 50), (3, 384, 33), (261, 20, 100)];
 
 /// The instruction-set cap is process-wide and tests run in parallel: each test that sets it
 /// holds this lock, so every path runs under the cap it is labelled with.

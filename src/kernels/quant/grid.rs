@@ -37,11 +37,25 @@ pub(crate) fn tiles(rows: usize, blocks: usize) -> Vec<Tile> {
 /// Calls `f(block, first_row, rows)` over the tile's blocks, and within each over its rows in
 /// steps of at most `max_rows`; `f` returns how many rows it did (at least one).
 pub(crate) fn walk(tile: &Tile, max_rows: usize, mut f: impl FnMut(usize, usize, usize) -> usize) {
-    for b in tile.blocks.clone() {
+    walk_wide(tile, 1, max_rows, |b, _, r0, n| f(b, r0, n))
+}
+
+/// [`walk`] over runs of up to `max_blocks` blocks: calls `f(first_block, blocks, first_row,
+/// rows)`, which must do all `blocks` and returns how many rows it did (at least one).
+pub(crate) fn walk_wide(
+    tile: &Tile,
+    max_blocks: usize,
+    max_rows: usize,
+    mut f: impl FnMut(usize, usize, usize, usize) -> usize,
+) {
+    let mut b = tile.blocks.start;
+    while b < tile.blocks.end {
+        let nb = (tile.blocks.end - b).min(max_blocks.max(1));
         let mut r0 = tile.rows.start;
         while r0 < tile.rows.end {
-            r0 += f(b, r0, (tile.rows.end - r0).min(max_rows)).max(1);
+            r0 += f(b, nb, r0, (tile.rows.end - r0).min(max_rows)).max(1);
         }
+        b += nb;
     }
 }
 

@@ -16,6 +16,9 @@ use crate::kernels::rows::{simd, simd_level, Simd};
 /// Rows one kernel call sums at most.
 pub(crate) const MAX_ROWS: usize = 8;
 
+/// Blocks of outputs one kernel call sums at most (the VNNI kernel; the others take one).
+pub(crate) const MAX_BLOCKS: usize = 4;
+
 /// A weight matrix (out x in) in int8, packed for the kernels.
 #[derive(Debug)]
 pub struct Int8Weight {
@@ -127,22 +130,27 @@ impl Int8Weight {
     }
 
     fn tile(&self, path: Path, wide: Option<&Vec<i16>>, acts: &Acts, tile: &Tile, out: &Out) {
-        let mut sums = [0i32; MAX_ROWS * BLOCK];
-        grid::walk(tile, MAX_ROWS, |b, r0, n| {
-            let done = self.block(path, wide, acts, b, r0, n, &mut sums);
-            self.store(acts, b, r0, done, &sums, out);
+        // Block i's sums start at i * MAX_ROWS * BLOCK.
+        let mut sums = [0i32; MAX_BLOCKS * MAX_ROWS * BLOCK];
+        let max_blocks = if path == Path::Avx512 { MAX_BLOCKS } else { 1 };
+        grid::walk_wide(tile, max_blocks, MAX_ROWS, |b, nb, r0, n| {
+            let done = self.blocks(path, wide, acts, (b, nb), r0, n, &mut sums);
+            for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
+                self.store(acts, b + i, r0, done, s, out);
+            }
             done
         })
     }
 
-    /// Sums rows `r0..r0 + n` (or fewer: returns how many) against block `b` into `sums`.
+    /// Sums rows `r0..r0 + n` (or fewer: returns how many) against the `nb` blocks from `b`
+    /// (more than one only on the VNNI path) into `sums`.
     #[allow(clippy::too_many_arguments)]
-    fn block(
+    fn blocks(
         &self,
         path: Path,
         wide: Option<&Vec<i16>>,
         acts: &Acts,
-        b: usize,
+        (b, nb): (usize, usize),
         r0: usize,
         n: usize,
         sums: &mut [i32],
@@ -150,10 +158,10 @@ impl Int8Weight {
         #[cfg(target_arch = "x86_64")]
         match (path, wide) {
             (Path::Avx2, Some(w)) => return super::int8_x86::block_avx2(w, acts, self.groups, b, r0, n, sums),
-            (Path::Avx512, _) => return super::int8_x86::block_vnni(&self.q, acts, self.groups, b, r0, n, sums),
+            (Path::Avx512, _) => return super::int8_x86::blocks_vnni(&self.q, acts, self.groups, (b, nb), r0, n, sums),
             _ => {}
         }
-        let _ = (path, wide);
+        let _ = (path, wide, nb);
         self.block_plain(acts, b, r0, n, sums)
     }
 
@@ -173,7 +181,9 @@ impl Int8Weight {
         n
     }
 
-    /// The epilogue every path shares, so all give the same floats from the same sums.
+    /// The epilogue every path shares, so all give the same floats from the same sums. Inlined
+    /// into the caller's instruction set: on its own it ran as SSE2 code.
+    #[inline(always)]
     fn store(&self, acts: &Acts, b: usize, r0: usize, n: usize, sums: &[i32], out: &Out) {
         let o0 = b * BLOCK;
         let width = BLOCK.min(self.out - o0);
@@ -288,8 +298,10 @@ fn min_max(x: &[f32]) -> (f32, f32) {
     let tail = chunks.remainder();
     for c in chunks {
         for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
-            *l = l.min(v);
-            *h = h.max(v);
+            // A compare and select, not `f32::min`: its NaN rule kept the loop scalar (a NaN
+            // is passed over here, and quantised to 0 below).
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
         }
     }
     let lo = lo.iter().chain(tail).fold(0f32, |m, &v| m.min(v));

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::int8::{Acts, MAX_ROWS};
+use super::int8::{Acts, MAX_BLOCKS, MAX_ROWS};
 use super::BLOCK;
 
 /// Rows the AVX2 kernel sums at once: 8 accumulators, 4 weight vectors and the broadcasts fit
@@ -72,53 +72,90 @@ unsafe fn tile_avx2<const R: usize>(w: &[i16], acts: &Acts, groups: usize, b: us
     }
 }
 
-/// Sums up to [`MAX_ROWS`] rows from `r0` against block `b` with VNNI; returns how many it did.
-pub(crate) fn block_vnni(
+/// Rows the VNNI kernel sums at once: with [`MAX_BLOCKS`] weight vectors that is 24 accumulators
+/// in AVX-512's 32 registers, each broadcast row feeding four multiply-adds and each weight
+/// vector six (one weight vector against 8 rows spent a load per multiply-add, and ran at a
+/// fifth of the instruction's rate).
+const VNNI_ROWS: usize = 6;
+
+/// Sums up to [`VNNI_ROWS`] rows from `r0` against the `nb` (1..=[`MAX_BLOCKS`]) blocks from `b`
+/// with VNNI; block i's sums go to `sums[i * MAX_ROWS * BLOCK..]`. Returns how many rows it did.
+pub(crate) fn blocks_vnni(
     w: &[i8],
     acts: &Acts,
     groups: usize,
-    b: usize,
+    (b, nb): (usize, usize),
     r0: usize,
     n: usize,
     sums: &mut [i32],
 ) -> usize {
-    let rows = n.min(MAX_ROWS);
-    assert!(rows >= 1 && 4 * groups <= acts.width);
-    assert!(w.len() >= (b + 1) * groups * BLOCK * 4 && acts.q.len() >= (r0 + rows) * acts.width);
-    assert!(sums.len() >= rows * BLOCK);
+    let rows = n.min(VNNI_ROWS);
+    assert!(rows >= 1 && (1..=MAX_BLOCKS).contains(&nb) && 4 * groups <= acts.width);
+    assert!(w.len() >= (b + nb) * groups * BLOCK * 4 && acts.q.len() >= (r0 + rows) * acts.width);
+    assert!(sums.len() >= nb * MAX_ROWS * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni"));
+    let k = VnniCall { w, acts, groups, b, r0 };
     // SAFETY: the CPU has AVX-512F and VNNI (asserted); reads are within the lengths asserted.
     unsafe {
-        match rows {
-            8 => tile_vnni::<8>(w, acts, groups, b, r0, sums),
-            4..=7 => tile_vnni::<4>(w, acts, groups, b, r0, sums),
-            _ => tile_vnni::<1>(w, acts, groups, b, r0, sums),
+        match nb {
+            4 => k.rows::<4>(rows, sums),
+            3 => k.rows::<3>(rows, sums),
+            2 => k.rows::<2>(rows, sums),
+            _ => k.rows::<1>(rows, sums),
         }
     }
 }
 
-#[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn tile_vnni<const R: usize>(
-    w: &[i8],
-    acts: &Acts,
+/// The operands of one VNNI kernel call.
+struct VnniCall<'a> {
+    w: &'a [i8],
+    acts: &'a Acts,
     groups: usize,
     b: usize,
     r0: usize,
-    sums: &mut [i32],
-) -> usize {
-    let mut acc = [_mm512_setzero_si512(); R];
-    let wb = w.as_ptr().add(b * groups * BLOCK * 4);
-    let xb = acts.q.as_ptr().add(r0 * acts.width);
-    for g in 0..groups {
-        // 16 outputs x 4 inputs: one 32-bit lane per output.
-        let wv = _mm512_loadu_si512(wb.add(g * BLOCK * 4) as *const _);
-        for (r, a) in acc.iter_mut().enumerate() {
-            let quad = (xb.add(r * acts.width + 4 * g) as *const i32).read_unaligned();
-            *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(quad), wv);
+}
+
+impl VnniCall<'_> {
+    /// # Safety
+    /// As [`Self::tile`].
+    #[inline(always)]
+    unsafe fn rows<const NB: usize>(&self, rows: usize, sums: &mut [i32]) -> usize {
+        match rows {
+            6.. => self.tile::<NB, 6>(sums),
+            4 | 5 => self.tile::<NB, 4>(sums),
+            2 | 3 => self.tile::<NB, 2>(sums),
+            _ => self.tile::<NB, 1>(sums),
         }
     }
-    for (r, a) in acc.iter().enumerate() {
-        _mm512_storeu_si512(sums.as_mut_ptr().add(r * BLOCK) as *mut _, *a);
+
+    /// # Safety
+    /// The CPU has AVX-512F and VNNI; `w` holds blocks `b..b + NB`, `acts` rows `r0..r0 + R`,
+    /// `sums` NB * MAX_ROWS * BLOCK values ([`blocks_vnni`] asserts all of it).
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn tile<const NB: usize, const R: usize>(&self, sums: &mut [i32]) -> usize {
+        let mut acc = [[_mm512_setzero_si512(); NB]; R];
+        let stride = self.groups * BLOCK * 4;
+        let wb = self.w.as_ptr().add(self.b * stride);
+        let xb = self.acts.q.as_ptr().add(self.r0 * self.acts.width);
+        for g in 0..self.groups {
+            // Per block, 16 outputs x 4 inputs: one 32-bit lane per output.
+            let mut wv = [_mm512_setzero_si512(); NB];
+            for (i, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(wb.add(i * stride + g * BLOCK * 4) as *const _);
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let quad = (xb.add(r * self.acts.width + 4 * g) as *const i32).read_unaligned();
+                let x = _mm512_set1_epi32(quad);
+                for (a, v) in row.iter_mut().zip(wv) {
+                    *a = _mm512_dpbusd_epi32(*a, x, v);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (i, a) in row.iter().enumerate() {
+                _mm512_storeu_si512(sums.as_mut_ptr().add(i * MAX_ROWS * BLOCK + r * BLOCK) as *mut _, *a);
+            }
+        }
+        R
     }
-    R
 }
