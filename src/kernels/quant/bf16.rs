@@ -16,6 +16,9 @@ use crate::kernels::rows::simd;
 /// Rows one kernel call sums at most.
 pub(crate) const MAX_ROWS: usize = 8;
 
+/// Blocks of outputs one kernel call sums at most (the AVX-512 BF16 kernel; the others take one).
+pub(crate) const MAX_BLOCKS: usize = 4;
+
 /// A weight matrix (out x in) in bf16, packed for the kernels.
 #[derive(Debug)]
 pub struct Bf16Weight {
@@ -26,7 +29,8 @@ pub struct Bf16Weight {
     bias: Option<Vec<f32>>,
 }
 
-/// Activations rounded to bf16: as bits for `vdpbf16ps`, as f32 for the other paths.
+/// Activations rounded to bf16: as bits for `vdpbf16ps` (`wide` empty), or as f32 for the other
+/// paths (`bits` empty).
 pub(crate) struct Acts {
     /// Row stride: the input width rounded up to a pair.
     pub width: usize,
@@ -50,6 +54,15 @@ pub(crate) fn round_into(dst: &mut [f32], src: &[f32]) {
     simd(|| {
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = from_bf16(to_bf16(v));
+        }
+    })
+}
+
+/// `src` rounded to bf16, as bits, into the front of `dst`, in vector code.
+fn round_bits_into(dst: &mut [u16], src: &[f32]) {
+    simd(|| {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = to_bf16(v);
         }
     })
 }
@@ -121,28 +134,39 @@ impl Bf16Weight {
         let path = usable(path, &bf16_paths());
         let acts = round_rows(x, rows, self.inp, path == Path::Avx512);
         let blocks = self.out.div_ceil(BLOCK);
-        grid::run(rows, self.out, blocks, |tile, out| {
-            simd(|| self.tile(path, &acts, tile, out))
-        })
+        // SAFETY: `tile` walks all of the tile's rows and blocks, and `store` writes each row
+        // it is given at every column of the block.
+        unsafe {
+            grid::run(rows, self.out, blocks, |tile, out| {
+                simd(|| self.tile(path, &acts, tile, out))
+            })
+        }
     }
 
+    #[inline(always)]
     fn tile(&self, path: Path, acts: &Acts, tile: &Tile, out: &Out) {
-        let mut sums = [0f32; MAX_ROWS * BLOCK];
-        grid::walk(tile, MAX_ROWS, |b, r0, n| {
-            let done = self.block(path, acts, b, r0, n, &mut sums);
-            self.store(b, r0, done, &sums, out);
+        // Block i's sums start at i * MAX_ROWS * BLOCK.
+        let mut sums = [0f32; MAX_BLOCKS * MAX_ROWS * BLOCK];
+        let max_blocks = if path == Path::Avx512 { MAX_BLOCKS } else { 1 };
+        grid::walk_wide(tile, max_blocks, MAX_ROWS, |b, nb, r0, n| {
+            let done = self.blocks(path, acts, (b, nb), r0, n, &mut sums);
+            for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
+                self.store(b + i, r0, done, s, out);
+            }
             done
         })
     }
 
-    fn block(&self, path: Path, acts: &Acts, b: usize, r0: usize, n: usize, sums: &mut [f32]) -> usize {
+    /// Sums rows `r0..r0 + n` (or fewer: returns how many) against the `nb` blocks from `b`
+    /// (more than one only on the AVX-512 path) into `sums`.
+    fn blocks(&self, path: Path, acts: &Acts, (b, nb): (usize, usize), r0: usize, n: usize, sums: &mut [f32]) -> usize {
         #[cfg(target_arch = "x86_64")]
         match path {
             Path::Avx2 => return super::bf16_x86::block_avx2(&self.w, acts, self.pairs, b, r0, n, sums),
-            Path::Avx512 => return super::bf16_x86::block_dpbf16(&self.w, acts, self.pairs, b, r0, n, sums),
+            Path::Avx512 => return super::bf16_x86::blocks_dpbf16(&self.w, acts, self.pairs, (b, nb), r0, n, sums),
             Path::Plain => {}
         }
-        let _ = path;
+        let _ = (path, nb);
         self.block_plain(acts, b, r0, n, sums)
     }
 
@@ -163,6 +187,8 @@ impl Bf16Weight {
         n
     }
 
+    /// Inlined into the caller's instruction set, as int8's epilogue (on its own it ran as SSE2).
+    #[inline(always)]
     fn store(&self, b: usize, r0: usize, n: usize, sums: &[f32], out: &Out) {
         let o0 = b * BLOCK;
         let width = BLOCK.min(self.out - o0);
@@ -178,17 +204,29 @@ impl Bf16Weight {
     }
 }
 
-/// Rounds each row of `x` (rows x inp) to bf16, padded to a whole pair with zeros.
+/// Rounds each row of `x` (rows x inp) to bf16, padded to a whole pair with zeros: as bits when
+/// `bits` (the form `vdpbf16ps` reads), else widened back to f32.
 pub(crate) fn round_rows(x: &[f32], rows: usize, inp: usize, bits: bool) -> Acts {
     let width = inp.div_ceil(2) * 2;
+    let rows_of = |r: usize| &x[r * inp..(r + 1) * inp];
+    if bits {
+        let mut b = vec![0u16; rows * width];
+        b.par_chunks_mut(width.max(1))
+            .enumerate()
+            .for_each(|(r, d)| round_bits_into(d, rows_of(r)));
+        return Acts {
+            width,
+            bits: b,
+            wide: Vec::new(),
+        };
+    }
     let mut wide = vec![0f32; rows * width];
     wide.par_chunks_mut(width.max(1))
         .enumerate()
-        .for_each(|(r, d)| round_into(d, &x[r * inp..(r + 1) * inp]));
-    let bits = if bits {
-        wide.iter().map(|&v| to_bf16(v)).collect()
-    } else {
-        Vec::new()
-    };
-    Acts { width, bits, wide }
+        .for_each(|(r, d)| round_into(d, rows_of(r)));
+    Acts {
+        width,
+        bits: Vec::new(),
+        wide,
+    }
 }

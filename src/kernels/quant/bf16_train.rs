@@ -8,8 +8,9 @@
 //! bf16 values is exact in f32); or the bf16 kernels forward and backward
 //! ([`Bf16Strategy::Kernels`]). Rounded was measured faster on AVX2 (a MiniLM training step of 32
 //! sentences on Zen 2: 1.22 s with the kernels against 0.97 s in f32 in one run; 0.93 s rounded
-//! against 0.88 s in f32 in another). On a CPU with `vdpbf16ps` the kernels may win, but that was
-//! never measured, so they run there only when `ATTUNE_BF16_TRAIN_KERNELS=1` asks for them.
+//! against 0.88 s in f32 in another), and on a CPU with `vdpbf16ps` too (an Emerald Rapids Xeon:
+//! 1.25 s with the kernels, 0.88 s rounded, where `vdpbf16ps` issues at two thirds of an FMA's
+//! rate), so they run only when `ATTUNE_BF16_TRAIN_KERNELS=1` asks for them on such a CPU.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::bf16::{Acts, MAX_ROWS};
+use super::bf16::{Acts, MAX_BLOCKS, MAX_ROWS};
 use super::BLOCK;
 
 /// Rows the AVX2 kernel sums at once: 8 accumulators and 4 widened weight vectors.
@@ -76,53 +76,92 @@ unsafe fn tile_avx2<const R: usize>(
     R
 }
 
-/// Sums up to [`MAX_ROWS`] rows from `r0` against block `b` with `vdpbf16ps`; returns how many.
-pub(crate) fn block_dpbf16(
+/// Rows the AVX-512 BF16 kernel sums at once: with [`MAX_BLOCKS`] blocks, 24 accumulators.
+const DPBF16_ROWS: usize = 6;
+
+/// Sums up to [`DPBF16_ROWS`] rows from `r0` against the `nb` (1..=[`MAX_BLOCKS`]) blocks from
+/// `b` with `vdpbf16ps`; block i's sums go to `sums[i * MAX_ROWS * BLOCK..]`. Returns how many
+/// rows it did.
+pub(crate) fn blocks_dpbf16(
     w: &[u16],
     acts: &Acts,
     pairs: usize,
-    b: usize,
+    (b, nb): (usize, usize),
     r0: usize,
     n: usize,
     sums: &mut [f32],
 ) -> usize {
-    let rows = n.min(MAX_ROWS);
-    assert!(rows >= 1 && 2 * pairs <= acts.width);
-    assert!(w.len() >= (b + 1) * pairs * BLOCK * 2 && acts.bits.len() >= (r0 + rows) * acts.width);
-    assert!(sums.len() >= rows * BLOCK);
+    let rows = n.min(DPBF16_ROWS);
+    assert!(rows >= 1 && (1..=MAX_BLOCKS).contains(&nb) && 2 * pairs <= acts.width);
+    assert!(w.len() >= (b + nb) * pairs * BLOCK * 2 && acts.bits.len() >= (r0 + rows) * acts.width);
+    assert!(sums.len() >= nb * MAX_ROWS * BLOCK);
     assert!(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bf16"));
+    let k = Dpbf16Call { w, acts, pairs, b, r0 };
     // SAFETY: the CPU has AVX-512F and BF16 (asserted); reads are within the lengths asserted.
     unsafe {
-        match rows {
-            8 => tile_dpbf16::<8>(w, acts, pairs, b, r0, sums),
-            4..=7 => tile_dpbf16::<4>(w, acts, pairs, b, r0, sums),
-            _ => tile_dpbf16::<1>(w, acts, pairs, b, r0, sums),
+        match nb {
+            4 => k.rows::<4>(rows, sums),
+            3 => k.rows::<3>(rows, sums),
+            2 => k.rows::<2>(rows, sums),
+            _ => k.rows::<1>(rows, sums),
         }
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile_dpbf16<const R: usize>(
-    w: &[u16],
-    acts: &Acts,
+/// The operands of one AVX-512 BF16 kernel call.
+struct Dpbf16Call<'a> {
+    w: &'a [u16],
+    acts: &'a Acts,
     pairs: usize,
     b: usize,
     r0: usize,
-    sums: &mut [f32],
-) -> usize {
-    let mut acc = [_mm512_setzero_ps(); R];
-    let wb = w.as_ptr().add(b * pairs * BLOCK * 2);
-    let xb = acts.bits.as_ptr().add(r0 * acts.width);
-    for p in 0..pairs {
-        let wv = std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wb.add(p * BLOCK * 2) as *const _));
-        for (r, a) in acc.iter_mut().enumerate() {
-            let pair = (xb.add(r * acts.width + 2 * p) as *const i32).read_unaligned();
-            let xv = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(pair));
-            *a = _mm512_dpbf16_ps(*a, xv, wv);
+}
+
+impl Dpbf16Call<'_> {
+    /// # Safety
+    /// As [`Self::tile`].
+    #[inline(always)]
+    unsafe fn rows<const NB: usize>(&self, rows: usize, sums: &mut [f32]) -> usize {
+        match rows {
+            6.. => self.tile::<NB, 6>(sums),
+            4 | 5 => self.tile::<NB, 4>(sums),
+            2 | 3 => self.tile::<NB, 2>(sums),
+            _ => self.tile::<NB, 1>(sums),
         }
     }
-    for (r, a) in acc.iter().enumerate() {
-        _mm512_storeu_ps(sums.as_mut_ptr().add(r * BLOCK), *a);
+
+    /// A weight vector is loaded once per pair and block and serves every row, a broadcast pair of
+    /// activations once per row and serves every block: one load per multiply-add was the first
+    /// form's limit (as int8's VNNI kernel measured).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and BF16; `w` holds blocks `b..b + NB`, `acts.bits` rows
+    /// `r0..r0 + R`, `sums` NB * MAX_ROWS * BLOCK values ([`blocks_dpbf16`] asserts all of it).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn tile<const NB: usize, const R: usize>(&self, sums: &mut [f32]) -> usize {
+        let mut acc = [[_mm512_setzero_ps(); NB]; R];
+        let stride = self.pairs * BLOCK * 2;
+        let wb = self.w.as_ptr().add(self.b * stride);
+        let xb = self.acts.bits.as_ptr().add(self.r0 * self.acts.width);
+        for p in 0..self.pairs {
+            // Per block, 16 outputs x 2 inputs: one 32-bit lane per output.
+            let mut wv = [_mm512_setzero_si512(); NB];
+            for (i, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(wb.add(i * stride + p * BLOCK * 2) as *const _);
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let pair = (xb.add(r * self.acts.width + 2 * p) as *const i32).read_unaligned();
+                let x = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(pair));
+                for (a, v) in row.iter_mut().zip(wv) {
+                    *a = _mm512_dpbf16_ps(*a, x, std::mem::transmute::<__m512i, __m512bh>(v));
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (i, a) in row.iter().enumerate() {
+                _mm512_storeu_ps(sums.as_mut_ptr().add(i * MAX_ROWS * BLOCK + r * BLOCK), *a);
+            }
+        }
+        R
     }
-    R
 }

@@ -124,11 +124,16 @@ impl Int8Weight {
             _ => None,
         };
         let blocks = self.out.div_ceil(BLOCK);
-        grid::run(rows, self.out, blocks, |tile, out| {
-            simd(|| self.tile(path, wide, &acts, tile, out))
-        })
+        // SAFETY: `tile` walks all of the tile's rows and blocks, and `store` writes each row
+        // it is given at every column of the block.
+        unsafe {
+            grid::run(rows, self.out, blocks, |tile, out| {
+                simd(|| self.tile(path, wide, &acts, tile, out))
+            })
+        }
     }
 
+    #[inline(always)]
     fn tile(&self, path: Path, wide: Option<&Vec<i16>>, acts: &Acts, tile: &Tile, out: &Out) {
         // Block i's sums start at i * MAX_ROWS * BLOCK.
         let mut sums = [0i32; MAX_BLOCKS * MAX_ROWS * BLOCK];
