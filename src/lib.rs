@@ -15,6 +15,7 @@
 //! - [`kernels`] are the fused CPU kernels (with backward passes) the encoder runs on.
 //! - [`map`] draws baseline and fine-tuned embeddings side by side in 2D.
 
+pub(crate) mod alloc;
 pub mod data;
 pub mod device;
 pub mod encoder;

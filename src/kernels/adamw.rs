@@ -24,14 +24,17 @@ const CHUNK: usize = 32 * 1024;
 /// Applies one step to weights `w` with gradient `g` and moments `m`, `v` (all the same length).
 pub fn adamw_step(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: AdamWStep) {
     let run = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        simd(|| {
-            for (((wi, &gi), mi), vi) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *mi = p.beta1 * *mi + (1.0 - p.beta1) * gi;
-                *vi = p.beta2 * *vi + (1.0 - p.beta2) * gi * gi;
-                let denom = vi.sqrt() / p.bc2_sqrt + p.eps;
-                *wi = *wi * (1.0 - p.decay) - p.step * *mi / denom;
-            }
-        })
+        simd(
+            #[inline(always)]
+            || {
+                for (((wi, &gi), mi), vi) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *mi = p.beta1 * *mi + (1.0 - p.beta1) * gi;
+                    *vi = p.beta2 * *vi + (1.0 - p.beta2) * gi * gi;
+                    let denom = vi.sqrt() / p.bc2_sqrt + p.eps;
+                    *wi = *wi * (1.0 - p.decay) - p.step * *mi / denom;
+                }
+            },
+        )
     };
     if w.len() <= CHUNK {
         run(w, g, m, v);

@@ -38,11 +38,16 @@ impl CustomOp2 for BiasAdd {
                 return Err(candle_core::Error::Msg("bias add: bad shapes".into()));
             }
             let mut out = y.to_vec();
-            par_rows(&mut out, n, |_, chunk| {
-                for row in chunk.chunks_mut(n) {
-                    row.iter_mut().zip(b).for_each(|(o, &bv)| *o += bv);
-                }
-            });
+            par_rows(
+                &mut out,
+                n,
+                #[inline(always)]
+                |_, chunk| {
+                    for row in chunk.chunks_mut(n) {
+                        row.iter_mut().zip(b).for_each(|(o, &bv)| *o += bv);
+                    }
+                },
+            );
             Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
         }
         by_dtype!("bias add", s1, run(s1, l1, s2, l2))
@@ -78,7 +83,13 @@ impl candle_core::CustomOp1 for ColumnSum {
             if n == 0 || g.len() % n != 0 {
                 return Err(candle_core::Error::Msg("column sum: bad shapes".into()));
             }
-            let sums = par_reduce_rows(g, n, n, |chunk| column_sum(chunk, n));
+            let sums = par_reduce_rows(
+                g,
+                n,
+                n,
+                #[inline(always)]
+                |chunk| column_sum(chunk, n),
+            );
             Ok((T::to_cpu_storage_owned(sums), Shape::from(n)))
         }
         by_dtype!("column sum", s, run(self.n, s, l))

@@ -27,12 +27,17 @@ impl CustomOp1 for Gelu {
         fn run<T: Elem>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let x = input::<T>(s, l, "gelu")?;
             let mut y = vec![T::zero(); x.len()];
-            par_rows(&mut y, SPAN, |r0, out| {
-                let x = &x[r0 * SPAN..r0 * SPAN + out.len()];
-                for (o, &v) in out.iter_mut().zip(x) {
-                    *o = v * v.phi().0;
-                }
-            });
+            par_rows(
+                &mut y,
+                SPAN,
+                #[inline(always)]
+                |r0, out| {
+                    let x = &x[r0 * SPAN..r0 * SPAN + out.len()];
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        *o = v * v.phi().0;
+                    }
+                },
+            );
             Ok((T::to_cpu_storage_owned(y), l.shape().clone()))
         }
         by_dtype!("gelu", s, run(s, l))
@@ -56,13 +61,18 @@ impl CustomOp2 for GeluGrad {
             let x = input::<T>(s1, l1, "gelu backward")?;
             let g = input::<T>(s2, l2, "gelu backward")?;
             let mut dx = vec![T::zero(); x.len()];
-            par_rows(&mut dx, SPAN, |r0, out| {
-                let span = r0 * SPAN..r0 * SPAN + out.len();
-                for ((o, &v), &dy) in out.iter_mut().zip(&x[span.clone()]).zip(&g[span]) {
-                    let (cdf, pdf) = v.phi();
-                    *o = dy * (cdf + v * pdf);
-                }
-            });
+            par_rows(
+                &mut dx,
+                SPAN,
+                #[inline(always)]
+                |r0, out| {
+                    let span = r0 * SPAN..r0 * SPAN + out.len();
+                    for ((o, &v), &dy) in out.iter_mut().zip(&x[span.clone()]).zip(&g[span]) {
+                        let (cdf, pdf) = v.phi();
+                        *o = dy * (cdf + v * pdf);
+                    }
+                },
+            );
             Ok((T::to_cpu_storage_owned(dx), l1.shape().clone()))
         }
         by_dtype!("gelu backward", s1, run(s1, l1, s2, l2))

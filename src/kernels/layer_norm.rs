@@ -71,15 +71,20 @@ impl CustomOp3 for LayerNorm {
             }
             let eps = T::from_f64(eps);
             let mut y = vec![T::zero(); x.len()];
-            par_rows(&mut y, n, |r0, out| {
-                for (i, row) in out.chunks_mut(n).enumerate() {
-                    let xs = &x[(r0 + i) * n..(r0 + i + 1) * n];
-                    let (mean, rstd) = moments(xs, eps);
-                    for (((o, &v), &wv), &bv) in row.iter_mut().zip(xs).zip(w).zip(b) {
-                        *o = (v - mean) * rstd * wv + bv;
+            par_rows(
+                &mut y,
+                n,
+                #[inline(always)]
+                |r0, out| {
+                    for (i, row) in out.chunks_mut(n).enumerate() {
+                        let xs = &x[(r0 + i) * n..(r0 + i + 1) * n];
+                        let (mean, rstd) = moments(xs, eps);
+                        for (((o, &v), &wv), &bv) in row.iter_mut().zip(xs).zip(w).zip(b) {
+                            *o = (v - mean) * rstd * wv + bv;
+                        }
                     }
-                }
-            });
+                },
+            );
             Ok((T::to_cpu_storage_owned(y), l1.shape().clone()))
         }
         by_dtype!("layer norm", s1, run(self.eps, s1, l1, s2, l2, s3, l3))
@@ -144,31 +149,37 @@ impl CustomOp3 for LayerNormGrad {
             let inv_n = T::one() / T::from_f64(n as f64);
             let mut out = vec![T::zero(); x.len() + 2 * n];
             let (dx, params) = out.split_at_mut(x.len());
-            let sums = par_rows_sum(dx, n, 2 * n, |r0, chunk| {
-                let mut acc = vec![T::zero(); 2 * n];
-                let mut scratch = vec![T::zero(); n];
-                let (dw, db) = acc.split_at_mut(n);
-                for (i, row) in chunk.chunks_mut(n).enumerate() {
-                    let span = (r0 + i) * n..(r0 + i + 1) * n;
-                    let (xs, gs) = (&x[span.clone()], &g[span]);
-                    let (mean, rstd) = moments(xs, eps);
-                    for (((&xv, &gv), dwv), dbv) in xs.iter().zip(gs).zip(dw.iter_mut()).zip(db.iter_mut()) {
-                        *dwv += gv * (xv - mean) * rstd;
-                        *dbv += gv;
+            let sums = par_rows_sum(
+                dx,
+                n,
+                2 * n,
+                #[inline(always)]
+                |r0, chunk| {
+                    let mut acc = vec![T::zero(); 2 * n];
+                    let mut scratch = vec![T::zero(); n];
+                    let (dw, db) = acc.split_at_mut(n);
+                    for (i, row) in chunk.chunks_mut(n).enumerate() {
+                        let span = (r0 + i) * n..(r0 + i + 1) * n;
+                        let (xs, gs) = (&x[span.clone()], &g[span]);
+                        let (mean, rstd) = moments(xs, eps);
+                        for (((&xv, &gv), dwv), dbv) in xs.iter().zip(gs).zip(dw.iter_mut()).zip(db.iter_mut()) {
+                            *dwv += gv * (xv - mean) * rstd;
+                            *dbv += gv;
+                        }
+                        // sum(dy * w) and sum(dy * w * xhat), with gw = dy * w precomputed per row.
+                        let gw: &mut [T] = &mut scratch;
+                        gw.iter_mut().zip(gs).zip(w).for_each(|((o, &gv), &wv)| *o = gv * wv);
+                        let sum_gw = sum2(gw, gw, |v, _| v);
+                        let sum_gw_xhat = sum2(gw, xs, |gv, xv| gv * (xv - mean) * rstd);
+                        let (m1, m2) = (sum_gw * inv_n, sum_gw_xhat * inv_n);
+                        for (((o, &xv), &gv), &wv) in row.iter_mut().zip(xs).zip(gs).zip(w) {
+                            let xhat = (xv - mean) * rstd;
+                            *o = rstd * (gv * wv - m1 - xhat * m2);
+                        }
                     }
-                    // sum(dy * w) and sum(dy * w * xhat), with gw = dy * w precomputed per row.
-                    let gw: &mut [T] = &mut scratch;
-                    gw.iter_mut().zip(gs).zip(w).for_each(|((o, &gv), &wv)| *o = gv * wv);
-                    let sum_gw = sum2(gw, gw, |v, _| v);
-                    let sum_gw_xhat = sum2(gw, xs, |gv, xv| gv * (xv - mean) * rstd);
-                    let (m1, m2) = (sum_gw * inv_n, sum_gw_xhat * inv_n);
-                    for (((o, &xv), &gv), &wv) in row.iter_mut().zip(xs).zip(gs).zip(w) {
-                        let xhat = (xv - mean) * rstd;
-                        *o = rstd * (gv * wv - m1 - xhat * m2);
-                    }
-                }
-                acc
-            });
+                    acc
+                },
+            );
             params.copy_from_slice(&sums);
             let len = out.len();
             Ok((T::to_cpu_storage_owned(out), Shape::from(len)))

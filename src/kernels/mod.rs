@@ -82,8 +82,8 @@ macro_rules! by_dtype {
 }
 pub(crate) use by_dtype;
 
-/// Sets up the process's thread pools for attune's workload. Call it first thing in `main`,
-/// before any other thread starts (it may set an environment variable).
+/// Sets up the process's thread pools and allocator for attune's workload. Call it first thing
+/// in `main`, before any other thread starts (it may set an environment variable).
 ///
 /// candle's element-wise thread pool spins 25,000 times after each op before it parks. When
 /// the process has as many threads as cores, the spinning thread takes the core that the matrix
@@ -93,4 +93,5 @@ pub fn init_process() {
     if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
         std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", "1");
     }
+    crate::alloc::keep_freed_memory();
 }

@@ -29,12 +29,18 @@ where
     let rows = out.len() / cols.max(1);
     let per = rows_per_task(rows, cols);
     if per >= rows {
-        simd(|| f(0, out));
+        simd(
+            #[inline(always)]
+            || f(0, out),
+        );
         return;
     }
-    out.par_chunks_mut(per * cols)
-        .enumerate()
-        .for_each(|(i, chunk)| simd(|| f(i * per, chunk)));
+    out.par_chunks_mut(per * cols).enumerate().for_each(|(i, chunk)| {
+        simd(
+            #[inline(always)]
+            || f(i * per, chunk),
+        )
+    });
 }
 
 /// Like [`par_rows`], where each chunk also returns `len` partial sums (a reduction over rows,
@@ -47,11 +53,19 @@ where
     let rows = out.len() / cols.max(1);
     let per = rows_per_task(rows, cols);
     if per >= rows {
-        return simd(|| f(0, out));
+        return simd(
+            #[inline(always)]
+            || f(0, out),
+        );
     }
     out.par_chunks_mut(per * cols)
         .enumerate()
-        .map(|(i, chunk)| simd(|| f(i * per, chunk)))
+        .map(|(i, chunk)| {
+            simd(
+                #[inline(always)]
+                || f(i * per, chunk),
+            )
+        })
         .reduce(|| vec![T::zero(); len], add_into)
 }
 
@@ -64,10 +78,18 @@ where
     let rows = data.len() / cols.max(1);
     let per = rows_per_task(rows, cols);
     if per >= rows {
-        return simd(|| f(data));
+        return simd(
+            #[inline(always)]
+            || f(data),
+        );
     }
     data.par_chunks(per * cols)
-        .map(|chunk| simd(|| f(chunk)))
+        .map(|chunk| {
+            simd(
+                #[inline(always)]
+                || f(chunk),
+            )
+        })
         .reduce(|| vec![T::zero(); len], add_into)
 }
 
@@ -116,7 +138,10 @@ pub fn simd_level() -> Simd {
 }
 
 /// Runs `f` compiled for AVX-512 or AVX2+FMA when the CPU has them. `f` and what it calls are
-/// inlined into the feature-enabled function, so its loops vectorise for that CPU.
+/// inlined into the feature-enabled function, so its loops vectorise for that CPU. Inlining is
+/// only certain where every closure on the way is `#[inline(always)]` (a callee is compiled for
+/// the baseline otherwise): without that, LLVM kept the larger kernels (attention's softmax,
+/// layer norm, the int8 epilogue) out of line, and they ran as SSE2 code on AVX-512 CPUs.
 #[inline(always)]
 pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
     match simd_level() {

@@ -52,22 +52,27 @@ impl CustomOp2 for MaskedSoftmax {
             let rows_per_seq = (x.len() / k / batch.max(1)).max(1);
             let scale = T::from_f64(scale);
             let mut y = vec![T::zero(); x.len()];
-            par_rows(&mut y, k, |r0, out| {
-                for (i, row) in out.chunks_mut(k).enumerate() {
-                    let r = r0 + i;
-                    let xs = &x[r * k..(r + 1) * k];
-                    let bs = &bias[(r / rows_per_seq) * k..(r / rows_per_seq + 1) * k];
-                    for ((o, &v), &m) in row.iter_mut().zip(xs).zip(bs) {
-                        *o = scale * v + m;
+            par_rows(
+                &mut y,
+                k,
+                #[inline(always)]
+                |r0, out| {
+                    for (i, row) in out.chunks_mut(k).enumerate() {
+                        let r = r0 + i;
+                        let xs = &x[r * k..(r + 1) * k];
+                        let bs = &bias[(r / rows_per_seq) * k..(r / rows_per_seq + 1) * k];
+                        for ((o, &v), &m) in row.iter_mut().zip(xs).zip(bs) {
+                            *o = scale * v + m;
+                        }
+                        let bigger = |a: T, v: T| if v > a { v } else { a };
+                        let max = fold2(row, row, T::neg_infinity(), |a, v, _| bigger(a, v), bigger);
+                        row.iter_mut().for_each(|o| *o = (*o - max).exp_());
+                        let sum = sum2(row, row, |v, _| v);
+                        let inv = T::one() / sum;
+                        row.iter_mut().for_each(|o| *o *= inv);
                     }
-                    let bigger = |a: T, v: T| if v > a { v } else { a };
-                    let max = fold2(row, row, T::neg_infinity(), |a, v, _| bigger(a, v), bigger);
-                    row.iter_mut().for_each(|o| *o = (*o - max).exp_());
-                    let sum = sum2(row, row, |v, _| v);
-                    let inv = T::one() / sum;
-                    row.iter_mut().for_each(|o| *o *= inv);
-                }
-            });
+                },
+            );
             Ok((T::to_cpu_storage_owned(y), l1.shape().clone()))
         }
         by_dtype!("masked softmax", s1, run(self.scale, s1, l1, s2, l2))
@@ -111,16 +116,21 @@ impl CustomOp2 for SoftmaxGrad {
             }
             let scale = T::from_f64(scale);
             let mut dx = vec![T::zero(); y.len()];
-            par_rows(&mut dx, k, |r0, out| {
-                for (i, row) in out.chunks_mut(k).enumerate() {
-                    let span = (r0 + i) * k..(r0 + i + 1) * k;
-                    let (ys, gs) = (&y[span.clone()], &g[span]);
-                    let dot = sum2(ys, gs, |a, b| a * b);
-                    for ((o, &yv), &gv) in row.iter_mut().zip(ys).zip(gs) {
-                        *o = scale * yv * (gv - dot);
+            par_rows(
+                &mut dx,
+                k,
+                #[inline(always)]
+                |r0, out| {
+                    for (i, row) in out.chunks_mut(k).enumerate() {
+                        let span = (r0 + i) * k..(r0 + i + 1) * k;
+                        let (ys, gs) = (&y[span.clone()], &g[span]);
+                        let dot = sum2(ys, gs, |a, b| a * b);
+                        for ((o, &yv), &gv) in row.iter_mut().zip(ys).zip(gs) {
+                            *o = scale * yv * (gv - dot);
+                        }
                     }
-                }
-            });
+                },
+            );
             Ok((T::to_cpu_storage_owned(dx), l1.shape().clone()))
         }
         by_dtype!("masked softmax backward", s1, run(self.scale, s1, l1, s2, l2))

@@ -51,20 +51,26 @@ pub fn to_bf16(v: f32) -> u16 {
 
 /// `src` rounded to bf16 and widened back, into the front of `dst`, in vector code.
 pub(crate) fn round_into(dst: &mut [f32], src: &[f32]) {
-    simd(|| {
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = from_bf16(to_bf16(v));
-        }
-    })
+    simd(
+        #[inline(always)]
+        || {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = from_bf16(to_bf16(v));
+            }
+        },
+    )
 }
 
 /// `src` rounded to bf16, as bits, into the front of `dst`, in vector code.
 fn round_bits_into(dst: &mut [u16], src: &[f32]) {
-    simd(|| {
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = to_bf16(v);
-        }
-    })
+    simd(
+        #[inline(always)]
+        || {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = to_bf16(v);
+            }
+        },
+    )
 }
 
 /// The f32 a bf16's bits stand for.
@@ -138,7 +144,10 @@ impl Bf16Weight {
         // it is given at every column of the block.
         unsafe {
             grid::run(rows, self.out, blocks, |tile, out| {
-                simd(|| self.tile(path, &acts, tile, out))
+                simd(
+                    #[inline(always)]
+                    || self.tile(path, &acts, tile, out),
+                )
             })
         }
     }
@@ -148,13 +157,19 @@ impl Bf16Weight {
         // Block i's sums start at i * MAX_ROWS * BLOCK.
         let mut sums = [0f32; MAX_BLOCKS * MAX_ROWS * BLOCK];
         let max_blocks = if path == Path::Avx512 { MAX_BLOCKS } else { 1 };
-        grid::walk_wide(tile, max_blocks, MAX_ROWS, |b, nb, r0, n| {
-            let done = self.blocks(path, acts, (b, nb), r0, n, &mut sums);
-            for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
-                self.store(b + i, r0, done, s, out);
-            }
-            done
-        })
+        grid::walk_wide(
+            tile,
+            max_blocks,
+            MAX_ROWS,
+            #[inline(always)]
+            |b, nb, r0, n| {
+                let done = self.blocks(path, acts, (b, nb), r0, n, &mut sums);
+                for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
+                    self.store(b + i, r0, done, s, out);
+                }
+                done
+            },
+        )
     }
 
     /// Sums rows `r0..r0 + n` (or fewer: returns how many) against the `nb` blocks from `b`

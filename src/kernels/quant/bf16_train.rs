@@ -62,9 +62,11 @@ impl Bf16Linear {
     }
 }
 
-/// The [`Bf16Strategy::Rounded`] product: operands rounded to bf16 in f32 storage, candle's f32
-/// GEMM. One op, so the graph keeps only `x` and `W` (which it holds anyway) and rounds again in
-/// the backward pass, rather than keeping rounded copies.
+/// The [`Bf16Strategy::Rounded`] product: operands rounded to bf16 in f32 storage, the f32 GEMM
+/// (the `gemm` crate, as candle's matmul). One op, so the graph keeps only `x` and `W` (which it
+/// holds anyway) and rounds again in the backward pass, rather than keeping rounded copies. The
+/// operands are read in place and the products written straight into the result: through
+/// candle's tensors each operand was copied twice and each product once more.
 #[derive(Debug, Clone, Copy)]
 struct RoundedLinear;
 
@@ -76,9 +78,68 @@ fn rounded(v: &[f32]) -> Vec<f32> {
     out
 }
 
-/// `t` rounded to bf16, as a new tensor outside any graph.
-fn rounded_tensor(t: &Tensor) -> Result<Tensor> {
-    Tensor::from_vec(rounded(&values(t)?), t.shape(), t.device())
+/// `t`'s values rounded to bf16, read in place where `t` is contiguous f32 on the CPU.
+fn rounded_values(t: &Tensor) -> Result<Vec<f32>> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) = (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(rounded(&v[a..b]));
+        }
+    }
+    Ok(rounded(&values(t)?))
+}
+
+/// A matrix in f32 and its strides, (row, column), in elements.
+struct Strided<'a>(&'a [f32], usize, usize);
+
+/// `a (m x k) b (k x n)` into a new row-major `m x n` matrix, on the rayon pool.
+fn product(m: usize, n: usize, k: usize, a: Strided, b: Strided) -> Result<Vec<f32>> {
+    let mut dst = vec![0f32; m * n];
+    if m * n == 0 || k == 0 {
+        return Ok(dst);
+    }
+    let reach = |s: &Strided, rows: usize, cols: usize| (rows - 1) * s.1 + (cols - 1) * s.2 < s.0.len();
+    if !reach(&a, m, k) || !reach(&b, k, n) {
+        return Err(candle_core::Error::Msg(format!(
+            "bf16 linear: operands of {} and {} values do not hold a ({m} x {k}) by ({k} x {n}) product",
+            a.0.len(),
+            b.0.len()
+        )));
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `dst` holds m x n elements at strides (n, 1); `reach` checked that the last element
+    // of each operand lies inside its slice; with read_dst false, alpha is ignored and
+    // dst = beta * a b.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.0.as_ptr(),
+            a.2 as isize,
+            a.1 as isize,
+            b.0.as_ptr(),
+            b.2 as isize,
+            b.1 as isize,
+            0f32,
+            1f32,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    };
+    Ok(dst)
 }
 
 impl CustomOp2 for RoundedLinear {
@@ -88,16 +149,26 @@ impl CustomOp2 for RoundedLinear {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (rows, inp, out) = shapes(l1, l2)?;
-        let dev = &candle_core::Device::Cpu;
-        let x = Tensor::from_vec(rounded(input::<f32>(s1, l1, "bf16 linear")?), (rows, inp), dev)?;
-        let w = Tensor::from_vec(rounded(input::<f32>(s2, l2, "bf16 linear")?), (out, inp), dev)?;
-        let y = x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+        let x = rounded(input::<f32>(s1, l1, "bf16 linear")?);
+        let w = rounded(input::<f32>(s2, l2, "bf16 linear")?);
+        // y = x W^T: W (out x inp) read as its transpose (inp x out).
+        let y = product(rows, out, inp, Strided(&x, inp, 1), Strided(&w, 1, inp))?;
         Ok((CpuStorage::F32(y), Shape::from((rows, out))))
     }
 
+    /// `dx = g W` and `dW = g^T x` on the rounded operands.
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (x, w, g) = (rounded_tensor(x)?, rounded_tensor(w)?, rounded_tensor(g)?);
-        Ok((Some(g.matmul(&w)?), Some(g.t()?.matmul(&x)?)))
+        let (rows, inp) = x.dims2()?;
+        let (out, _) = w.dims2()?;
+        let (xr, wr, gr) = (rounded_values(x)?, rounded_values(w)?, rounded_values(g)?);
+        let dx = product(rows, inp, out, Strided(&gr, out, 1), Strided(&wr, inp, 1))?;
+        // g^T (out x rows) is g (rows x out) read with swapped strides.
+        let dw = product(out, inp, rows, Strided(&gr, 1, out), Strided(&xr, inp, 1))?;
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (rows, inp), dev)?),
+            Some(Tensor::from_vec(dw, (out, inp), dev)?),
+        ))
     }
 }
 
@@ -160,6 +231,23 @@ impl CustomOp2 for Bf16Linear {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_reads_either_operand_transposed_and_refuses_short_ones() {
+        // a (2 x 3) times b^T, b stored (4 x 3): the forward's layout.
+        let a = [1., 2., 3., 4., 5., 6.];
+        let b = [1., 0., 0., 0., 1., 0., 0., 0., 1., 1., 1., 1.];
+        let y = product(2, 4, 3, Strided(&a, 3, 1), Strided(&b, 1, 3)).unwrap();
+        assert_eq!(y, vec![1., 2., 3., 6., 4., 5., 6., 15.]);
+        // a^T (3 x 2) times a (2 x 3), a read with swapped strides: dW's layout.
+        let y = product(3, 3, 2, Strided(&a, 1, 3), Strided(&a, 3, 1)).unwrap();
+        assert_eq!(y, vec![17., 22., 27., 22., 29., 36., 27., 36., 45.]);
+        assert!(product(2, 4, 3, Strided(&a[..5], 3, 1), Strided(&b, 1, 3)).is_err());
+        assert_eq!(
+            product(2, 2, 0, Strided(&[], 0, 1), Strided(&[], 2, 1)).unwrap(),
+            vec![0.; 4]
+        );
+    }
 
     #[test]
     fn transpose_swaps_rows_and_columns() {

@@ -128,7 +128,10 @@ impl Int8Weight {
         // it is given at every column of the block.
         unsafe {
             grid::run(rows, self.out, blocks, |tile, out| {
-                simd(|| self.tile(path, wide, &acts, tile, out))
+                simd(
+                    #[inline(always)]
+                    || self.tile(path, wide, &acts, tile, out),
+                )
             })
         }
     }
@@ -138,13 +141,19 @@ impl Int8Weight {
         // Block i's sums start at i * MAX_ROWS * BLOCK.
         let mut sums = [0i32; MAX_BLOCKS * MAX_ROWS * BLOCK];
         let max_blocks = if path == Path::Avx512 { MAX_BLOCKS } else { 1 };
-        grid::walk_wide(tile, max_blocks, MAX_ROWS, |b, nb, r0, n| {
-            let done = self.blocks(path, wide, acts, (b, nb), r0, n, &mut sums);
-            for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
-                self.store(acts, b + i, r0, done, s, out);
-            }
-            done
-        })
+        grid::walk_wide(
+            tile,
+            max_blocks,
+            MAX_ROWS,
+            #[inline(always)]
+            |b, nb, r0, n| {
+                let done = self.blocks(path, wide, acts, (b, nb), r0, n, &mut sums);
+                for (i, s) in sums.chunks_exact(MAX_ROWS * BLOCK).take(nb).enumerate() {
+                    self.store(acts, b + i, r0, done, s, out);
+                }
+                done
+            },
+        )
     }
 
     /// Sums rows `r0..r0 + n` (or fewer: returns how many) against the `nb` blocks from `b`
