@@ -21,6 +21,8 @@ fn add_into<T: Copy + std::ops::Add<Output = T>>(mut a: Vec<T>, b: Vec<T>) -> Ve
 }
 
 /// Calls `f(first_row, chunk)` over chunks of whole rows of `out` (rows of `cols` elements).
+/// Mark `f` `#[inline(always)]`, as for every function here: only then is it compiled for the
+/// instruction set [`simd`] picks.
 pub(crate) fn par_rows<T, F>(out: &mut [T], cols: usize, f: F)
 where
     T: Send,
