@@ -200,6 +200,48 @@ fn padding_does_not_change_an_embedding() {
     assert!(max_abs_diff(&alone[0], &padded[0]) < 1e-6);
 }
 
+/// Several batches run at once on the CPU (one per thread); each text's row must be the one
+/// that batches run one at a time give, in input order, and progress must count every text.
+#[test]
+fn batches_run_at_once_give_the_rows_of_one_at_a_time() {
+    let spec = TinySpec {
+        max_seq_length: 12,
+        ..TinySpec::default()
+    };
+    let dir = tiny_model(&spec);
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let texts: Vec<String> = (0..37)
+        .map(|i| format!("{} {}", TEXTS[i % TEXTS.len()], "flight ".repeat(i % 9)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+    let chunked = attune::encoder::LongText::chunk();
+    let (serial, serial_long) = pool(1).install(|| {
+        (
+            enc.embed(&refs, 3).unwrap(),
+            enc.embed_long(&refs, 3, &chunked).unwrap(),
+        )
+    });
+    let mut seen = Vec::new();
+    let (parallel, parallel_long) = pool(4).install(|| {
+        (
+            enc.embed_with_progress(&refs, 3, &mut |done| seen.push(done)).unwrap(),
+            enc.embed_long(&refs, 3, &chunked).unwrap(),
+        )
+    });
+    assert_eq!(parallel.len(), refs.len());
+    for (i, (a, b)) in serial.iter().zip(&parallel).enumerate() {
+        assert!(max_abs_diff(a, b) < 1e-6, "text {i}: {}", max_abs_diff(a, b));
+    }
+    for (i, (a, b)) in serial_long.iter().zip(&parallel_long).enumerate() {
+        assert!(max_abs_diff(a, b) < 1e-6, "chunked text {i}: {}", max_abs_diff(a, b));
+    }
+    // 13 batches of at most 3 texts, in groups of 4: the last report is every text.
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&refs.len()));
+    assert_eq!(seen.len(), 4, "{seen:?}");
+}
+
 #[test]
 fn truncates_at_max_seq_length_not_tokenizer_default() {
     let spec = TinySpec {

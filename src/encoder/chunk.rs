@@ -4,10 +4,9 @@
 //! (mean or max) into one vector, normalised again when the model normalises. A text that fits
 //! is one window, the same tokens as truncation gives, so its embedding does not change.
 
-use candle_core::DType;
 use serde::{Deserialize, Serialize};
 
-use super::{Encoder, ForwardMode};
+use super::Encoder;
 use crate::error::{Error, Result};
 
 /// What happens to a text longer than the model's window.
@@ -170,16 +169,12 @@ impl Encoder {
     pub fn embed_ids(&self, rows: &[&[u32]], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
-        let mut out = vec![Vec::new(); rows.len()];
-        for chunk in order.chunks(batch_size.max(1)) {
+        let batches: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
+        let batch_of = |chunk: &[usize]| {
             let ids: Vec<&[u32]> = chunk.iter().map(|&i| rows[i]).collect();
-            let batch = self.tokenizer.batch_from_ids(&ids, &self.device)?;
-            let emb = self.forward(&batch, &mut ForwardMode::Inference)?;
-            for (&i, row) in chunk.iter().zip(emb.to_dtype(DType::F32)?.to_vec2::<f32>()?) {
-                out[i] = row;
-            }
-        }
-        Ok(out)
+            self.tokenizer.batch_from_ids(&ids, &self.device)
+        };
+        self.embed_batches(rows.len(), &batches, &batch_of, &mut |_| {})
     }
 }
 

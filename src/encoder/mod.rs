@@ -12,6 +12,7 @@ mod mpnet;
 pub mod pooling;
 mod precision;
 mod roberta;
+mod run_batches;
 mod save;
 pub mod tokenize;
 pub mod weights;
@@ -380,20 +381,12 @@ impl Encoder {
             }
         }
         let lengths: Vec<usize> = lengths.into_iter().map(|n| n.min(max)).collect();
-        let mut out = vec![Vec::new(); texts.len()];
-        let mut done = 0;
-        for chunk in token_batches(&lengths, batch_size, self.batch_tokens) {
+        let batches = token_batches(&lengths, batch_size, self.batch_tokens);
+        let batch_of = |chunk: &[usize]| {
             let batch_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let batch = self.tokenizer.batch_with(&batch_texts, &self.device, truncate)?;
-            let emb = self.forward(&batch, &mut ForwardMode::Inference)?;
-            let rows = emb.to_dtype(DType::F32)?.to_vec2::<f32>()?;
-            for (&i, row) in chunk.iter().zip(rows) {
-                out[i] = row;
-            }
-            done += chunk.len();
-            progress(done);
-        }
-        Ok(out)
+            self.tokenizer.batch_with(&batch_texts, &self.device, truncate)
+        };
+        self.embed_batches(texts.len(), &batches, &batch_of, progress)
     }
 
     /// Every tensor of the model by checkpoint name: trained variables and untouched extras.

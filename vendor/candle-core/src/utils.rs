@@ -325,6 +325,13 @@ impl BarrierPool {
             f(0..n_items);
             return;
         }
+        // attune: a caller that finds the pool serving another thread's operation does its own
+        // on its thread rather than waiting for the pool (several inference batches run at
+        // once, each on its own thread).
+        if matches!(self.call_lock.try_lock(), Err(std::sync::TryLockError::WouldBlock)) {
+            f(0..n_items);
+            return;
+        }
         let n_threads = self.threads.len() + 1;
         // ~8 grabs per thread amortizes cursor contention while keeping tail imbalance small
         let chunk = n_items.div_ceil(n_threads * 8).max(1);

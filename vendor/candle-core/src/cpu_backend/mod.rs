@@ -1480,7 +1480,9 @@ impl Map2 for MatMul {
 
         let mut dst = vec![T::zero(); b * m * n];
         let num_threads = crate::utils::get_num_threads();
-        let parallelism = if num_threads > 1 {
+        // attune: a product asked for from a rayon task (one of several inference batches
+        // running at once) stays on that task's thread; the other threads have their own.
+        let parallelism = if num_threads > 1 && rayon::current_thread_index().is_none() {
             Parallelism::Rayon(num_threads)
         } else {
             Parallelism::None
