@@ -14,7 +14,8 @@ use common::{arg, peak_rss_mib};
 use attune::data::{Dataset, LoadOptions};
 use attune::train::loss::in_batch_cosine;
 use attune::train::optim::{AdamW, AdamWConfig};
-use attune::{Encoder, EncoderOptions, ForwardMode};
+use attune::train::pass::forward_backward;
+use attune::{Encoder, EncoderOptions};
 use rand::SeedableRng;
 
 // The binary's allocator, so the benchmark measures what users run.
@@ -62,10 +63,9 @@ fn main() {
             .collect();
         let t0 = Instant::now();
         let batch = enc.tokenize(&texts).expect("tokenize");
-        let emb = enc.forward(&batch, &mut ForwardMode::Train(&mut rng)).expect("forward");
-        let loss = in_batch_cosine(&emb, &ids).expect("loss");
-        let grads = loss.backward().expect("backward");
-        opt.step_rows(&grads, 2e-5, &enc.take_word_rows()).expect("step");
+        // As the trainer runs it: the batch's two halves on two threads.
+        let pass = forward_backward(&enc, &batch, &mut rng, &|emb| in_batch_cosine(emb, &ids)).expect("pass");
+        opt.step_rows(&pass.grads, 2e-5, &enc.take_word_rows()).expect("step");
         if step >= warmup {
             timed += t0.elapsed().as_secs_f64();
         }

@@ -33,13 +33,19 @@ impl Capture {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = on.then(Vec::new);
     }
 
+    /// The lookups recorded since the last take, ordered by their ids: forwards that ran at once
+    /// on several threads record in whichever order they finish, and the optimizer sums rows
+    /// in this order.
     pub fn take(&self) -> Vec<WordRows> {
-        self.0
+        let mut rows = self
+            .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
             .map(std::mem::take)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        rows.sort_by(|a, b| a.ids.cmp(&b.ids));
+        rows
     }
 
     /// The word vectors of a batch's ids (batch, seq) as (batch, seq, hidden): through

@@ -3,6 +3,7 @@
 
 pub mod loss;
 pub mod optim;
+pub mod pass;
 pub mod recipe;
 pub mod sampler;
 pub mod trainer;

@@ -14,9 +14,10 @@ use super::loss::{
     cosine_pair_loss, head_bce, head_cross_entropy, in_batch_cosine, in_batch_cosine_sets, supervised_contrastive,
 };
 use super::optim::{scheduled_lr, AdamW, AdamWConfig};
+use super::pass::{forward_backward, Pass};
 use super::sampler::{setfit_pairs, BalancedBatches, ShuffledBatches};
 use super::{LossKind, TrainConfig};
-use crate::encoder::{Encoder, ForwardMode};
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::util::{write_atomic, write_dir_atomic};
 
@@ -428,37 +429,39 @@ pub fn train(
             }
             let t0 = Instant::now();
             let lr = scheduled_lr(cfg.learning_rate, st.step, warmup, total);
-            let loss = match cfg.loss {
+            let pass = match cfg.loss {
                 LossKind::Supcon | LossKind::Cosine => {
                     let rows = sampler.next_batch(&mut sample_rng);
                     let texts: Vec<&str> = rows.iter().map(|r| data.text(*r, epoch, cfg.seed)).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
-                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
-                    match (&data.sets, cfg.loss) {
-                        (Some(sets), _) => {
-                            let sets: Vec<&[usize]> = rows.iter().map(|r| sets[*r].as_slice()).collect();
-                            in_batch_cosine_sets(&emb, &sets)?
-                        }
-                        (None, LossKind::Supcon) => supervised_contrastive(&emb, &labels, cfg.temperature)?,
-                        (None, _) => in_batch_cosine(&emb, &labels)?,
-                    }
+                    let sets: Option<Vec<&[usize]>> = data
+                        .sets
+                        .as_ref()
+                        .map(|s| rows.iter().map(|r| s[*r].as_slice()).collect());
+                    forward_backward(encoder, &batch, &mut rng, &|emb| match (&sets, cfg.loss) {
+                        (Some(sets), _) => in_batch_cosine_sets(emb, sets),
+                        (None, LossKind::Supcon) => supervised_contrastive(emb, &labels, cfg.temperature),
+                        (None, _) => in_batch_cosine(emb, &labels),
+                    })?
                 }
                 LossKind::Ce => {
                     let rows = shuffled.batch(i);
                     let texts: Vec<&str> = rows.iter().map(|r| data.text(*r, epoch, cfg.seed)).collect();
                     let labels: Vec<usize> = rows.iter().map(|r| data.labels[*r]).collect();
                     let batch = encoder.tokenize(&texts)?;
-                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
                     let (w, b) = (head[0].1.as_tensor(), head[1].1.as_tensor());
-                    match (&data.sets, &bce_weights) {
-                        (Some(sets), Some((wp, wn))) => {
+                    let targets = match (&data.sets, &bce_weights) {
+                        (Some(sets), Some(_)) => {
                             let picked: Vec<Vec<usize>> = rows.iter().map(|r| sets[*r].clone()).collect();
-                            let targets = crate::head::multi::multi_hot(&picked, data.n_labels);
-                            head_bce(&emb, w, b, &targets, (wp, wn))?
+                            Some(crate::head::multi::multi_hot(&picked, data.n_labels))
                         }
-                        _ => head_cross_entropy(&emb, w, b, &labels)?,
-                    }
+                        _ => None,
+                    };
+                    forward_backward(encoder, &batch, &mut rng, &|emb| match (&targets, &bce_weights) {
+                        (Some(targets), Some((wp, wn))) => head_bce(emb, w, b, targets, (wp, wn)),
+                        _ => head_cross_entropy(emb, w, b, &labels),
+                    })?
                 }
                 LossKind::Setfit => {
                     let start = (i * pairs_per_step) % pairs.len().max(1);
@@ -467,12 +470,13 @@ pub fn train(
                     texts.extend(chunk.iter().map(|p| data.text(p.b, epoch, cfg.seed)));
                     let target: Vec<f32> = chunk.iter().map(|p| p.target).collect();
                     let batch = encoder.tokenize(&texts)?;
-                    let emb = encoder.forward(&batch, &mut ForwardMode::Train(&mut rng))?;
                     let n = chunk.len();
-                    cosine_pair_loss(&emb.narrow(0, 0, n)?, &emb.narrow(0, n, n)?, &target)?
+                    forward_backward(encoder, &batch, &mut rng, &|emb| {
+                        cosine_pair_loss(&emb.narrow(0, 0, n)?, &emb.narrow(0, n, n)?, &target)
+                    })?
                 }
             };
-            let grads = loss.backward()?;
+            let Pass { loss, grads } = pass;
             opt.step_rows(&grads, lr, &encoder.take_word_rows())?;
             let l = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             if !l.is_finite() {

@@ -108,7 +108,9 @@ fn product(m: usize, n: usize, k: usize, a: Strided, b: Strided) -> Result<Vec<f
         )));
     }
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 {
+    // From a rayon task (one half of a training batch) the product stays on the task's thread:
+    // the other threads run the other half.
+    let parallelism = if threads > 1 && rayon::current_thread_index().is_none() {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
