@@ -262,13 +262,17 @@ fn the_postgres_registry_claims_each_job_once_and_keeps_leases() {
         reg.partial_dir(&ids[0]).starts_with(c.store.path()),
         "run folders live in the shared store"
     );
-    // Six workers, each with its own connection, claim until the queue is empty.
+    // Six workers, each with its own connection, claim until the queue is empty. They start
+    // claiming together: on a loaded machine the first worker to connect had drained all 24
+    // jobs before another had connected, which says nothing about the claims themselves.
+    let ready = std::sync::Barrier::new(6);
     let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)
             .map(|w| {
-                let (home, backends) = (home.path().to_path_buf(), backends.clone());
+                let (home, backends, ready) = (home.path().to_path_buf(), backends.clone(), &ready);
                 s.spawn(move || {
                     let reg = Registry::open_with(&home, &backends).unwrap();
+                    ready.wait();
                     let mut mine = Vec::new();
                     while let Some(id) = reg.claim_next(&format!("worker-{w}")).unwrap() {
                         mine.push(id);
