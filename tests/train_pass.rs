@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
+use attune::encoder::TokenBatch;
 use attune::testing::TinySpec;
 use attune::train::loss::{head_cross_entropy, in_batch_cosine};
 use attune::train::pass::forward_backward;
@@ -26,6 +27,16 @@ const TEXTS: &[&str] = &[
     "flights to denver tomorrow morning please",
 ];
 const LABELS: &[usize] = &[0, 1, 2, 1, 0];
+
+/// A tiny model with its dropout set to `p`, loaded with word-row capture on (as the trainer
+/// runs it), and the batch of [`TEXTS`]; the folder lives as long as the first value.
+fn setup(p: f64) -> (tempfile::TempDir, Encoder, TokenBatch) {
+    let dir = model(p);
+    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    enc.capture_word_rows(true);
+    let batch = enc.tokenize(TEXTS).unwrap();
+    (dir, enc, batch)
+}
 
 /// A tiny model with its dropout set to `p`.
 fn model(p: f64) -> tempfile::TempDir {
@@ -94,10 +105,7 @@ fn assert_close(a: &HashMap<String, Vec<f32>>, b: &HashMap<String, Vec<f32>>, re
 /// encoder); 1e-5 relative bounds the f32 sums' reordering.
 #[test]
 fn split_pass_gives_the_whole_batchs_gradients() {
-    let dir = model(0.0);
-    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
-    enc.capture_word_rows(true);
-    let batch = enc.tokenize(TEXTS).unwrap();
+    let (_dir, enc, batch) = setup(0.0);
     let dim = enc.dim();
     let w = Var::from_tensor(&Tensor::randn(0f32, 0.5, (3, dim), &Device::Cpu).unwrap()).unwrap();
     let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 3, &Device::Cpu).unwrap()).unwrap();
@@ -146,10 +154,7 @@ fn split_pass_gives_the_whole_batchs_gradients() {
 /// gradients on one thread as on three, and different masks from a different seed.
 #[test]
 fn split_pass_repeats_on_any_thread_count() {
-    let dir = model(0.1);
-    let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
-    enc.capture_word_rows(true);
-    let batch = enc.tokenize(TEXTS).unwrap();
+    let (_dir, enc, batch) = setup(0.1);
     let run = |threads: usize, seed: u64| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
