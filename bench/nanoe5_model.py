@@ -8,7 +8,9 @@ per-character table), modules.json, 1_Pooling, 2_Normalize.
 
 NOT the published weights: the word table and every linear layer's weights are 4-bit blocks of 32
 with an f16 scale (llama.cpp's Q4_0), expanded back to f32 here; biases, layer norms, position and
-type embeddings are exact. The pooler is not packed (mean pooling does not use it). The Hub's copy
+type embeddings are exact. The pooler is not packed (mean pooling does not use it). config.json's
+fields the file does not hold (dropout rates, pad id, initializer range) are written as the
+published config has them; none of them changes an embedding. The Hub's copy
 is the real model; this one is what a machine without the Hub can have (BENCHMARKS.md,
 "A multilingual base from PyPI").
 
@@ -216,7 +218,6 @@ def main(src, out):
     tk.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, tok["bos"]), (eos, tok["eos"])])
-    mask_id = tok["pieces"].index("<mask>")
     tk.add_special_tokens([AddedToken(tok["pieces"][i], special=True, normalized=False)
                            for i in (tok["bos"], tok["pad"], tok["eos"], tok["unk"])]
                           + [AddedToken("<mask>", lstrip=True, special=True, normalized=False)])
