@@ -164,10 +164,10 @@ def lookup(blob, s):
             return pool[v:pool.index(b"\0", v)].decode()
     return None
 
-def main(src, out):
-    hp, tok, t = parse(src)
+
+def write_weights(hp, t, out):
+    """model.safetensors (BertModel names, f32) and config.json."""
     H, NL, FF, VOC = hp["H"], hp["NL"], hp["FF"], hp["VOC"]
-    os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)
     sd = {
         "embeddings.word_embeddings.weight": t["emb.word"].reshape(VOC, H),
         "embeddings.position_embeddings.weight": t["emb.pos"].reshape(hp["MAXP"], H),
@@ -200,7 +200,9 @@ def main(src, out):
            "vocab_size": VOC}
     json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=2)
 
-    # tokenizer.json, laid out like the Hub's XLM-R / multilingual-e5 one
+
+def write_tokenizer(tok, out):
+    """tokenizer.json, laid out like the Hub's XLM-R / multilingual-e5 one, and its two configs."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, decoders, Regex, AddedToken
     blob = build_charsmap(tok["norm"])
     # The rebuilt table must map every packed character as the packed table does.
@@ -229,6 +231,10 @@ def main(src, out):
                    clean_up_tokenization_spaces=True),
               open(os.path.join(out, "tokenizer_config.json"), "w"), indent=2)
 
+
+def write_sentence_transformers(H, out):
+    """modules.json (Transformer, mean Pooling, Normalize), their configs and a README."""
+    os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)
     json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}],
@@ -246,6 +252,14 @@ def main(src, out):
         "original fp32 weights. Biases, LayerNorms, position/type embeddings are exact fp32.\n"
         "No pooler weights (not packed). Tokenizer rebuilt from the packed vocab + per-codepoint\n"
         "normalization table. Use prefixes 'query: ' / 'passage: '.\n")
+
+
+def main(src, out):
+    hp, tok, t = parse(src)
+    os.makedirs(out, exist_ok=True)
+    write_weights(hp, t, out)
+    write_tokenizer(tok, out)
+    write_sentence_transformers(hp["H"], out)
     print("wrote", out)
 
 

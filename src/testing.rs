@@ -25,6 +25,8 @@ pub struct TinySpec {
     pub max_seq_length: usize,
     pub normalize: bool,
     pub seed: u64,
+    /// Dropout of the hidden states and of the attention probabilities.
+    pub dropout: f64,
 }
 
 impl Default for TinySpec {
@@ -37,6 +39,7 @@ impl Default for TinySpec {
             max_seq_length: 24,
             normalize: true,
             seed: 1,
+            dropout: 0.1,
         }
     }
 }
@@ -103,8 +106,8 @@ pub fn write_tiny_model(dir: &Path, spec: &TinySpec) -> Result<()> {
         num_attention_heads: spec.heads,
         intermediate_size: spec.intermediate,
         hidden_act: crate::encoder::config::Activation::Gelu,
-        hidden_dropout_prob: 0.1,
-        attention_probs_dropout_prob: 0.1,
+        hidden_dropout_prob: spec.dropout,
+        attention_probs_dropout_prob: spec.dropout,
         max_position_embeddings: 64,
         type_vocab_size: 2,
         layer_norm_eps: 1e-12,

@@ -31,22 +31,14 @@ const LABELS: &[usize] = &[0, 1, 2, 1, 0];
 /// A tiny model with its dropout set to `p`, loaded with word-row capture on (as the trainer
 /// runs it), and the batch of [`TEXTS`]; the folder lives as long as the first value.
 fn setup(p: f64) -> (tempfile::TempDir, Encoder, TokenBatch) {
-    let dir = model(p);
+    let dir = tiny_model(&TinySpec {
+        dropout: p,
+        ..TinySpec::default()
+    });
     let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
     enc.capture_word_rows(true);
     let batch = enc.tokenize(TEXTS).unwrap();
     (dir, enc, batch)
-}
-
-/// A tiny model with its dropout set to `p`.
-fn model(p: f64) -> tempfile::TempDir {
-    let dir = tiny_model(&TinySpec::default());
-    let path = dir.path().join("config.json");
-    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    cfg["hidden_dropout_prob"] = p.into();
-    cfg["attention_probs_dropout_prob"] = p.into();
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    dir
 }
 
 /// Every gradient by name: the encoder's variables, `extra` (a head's variables), and the word
