@@ -51,7 +51,7 @@ fn main() {
     .expect("--batch-tokens takes a number");
     let mut reference: Option<Vec<Vec<f32>>> = None;
     for dtype in dtypes {
-        let opts = EncoderOptions::default().with_precision(dtype);
+        let opts = EncoderOptions::default().with_precision(dtype).frozen();
         let mut enc = Encoder::load(&dir, &opts).expect("load");
         enc.set_batch_tokens(tokens);
         enc.embed(&texts[..bs.min(texts.len())], bs).expect("warm-up");

@@ -52,7 +52,7 @@ impl FinetunedModel {
 
     /// Loads the model folder `dir`, its encoder computing in `precision`.
     pub fn load_with(dir: &Path, precision: Precision) -> Result<Self> {
-        let opts = EncoderOptions::default().with_precision(precision);
+        let opts = EncoderOptions::default().with_precision(precision).frozen();
         let encoder = Encoder::load(&dir.join("model"), &opts)?;
         let head = Head::load(&dir.join("head.json"))?;
         if head.dim() != encoder.dim() {

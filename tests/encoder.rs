@@ -167,6 +167,35 @@ fn fused_inference_matches_differentiable_path() {
 }
 
 #[test]
+fn a_frozen_encoder_embeds_alike_on_transposed_copies_of_its_linear_weights() {
+    let dir = tiny_model(&TinySpec::default());
+    let plain = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();
+    let mut frozen = Encoder::load(dir.path(), &EncoderOptions::default().frozen()).unwrap();
+    let (a, b) = (plain.embed(TEXTS, 4).unwrap(), frozen.embed(TEXTS, 4).unwrap());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(max_abs_diff(x, y) < 1e-6, "{}", max_abs_diff(x, y));
+    }
+    // One copy of each linear layer's weight matrix, and nothing else.
+    let linear: u64 = plain
+        .named_vars()
+        .iter()
+        .filter(|(n, v)| n.contains("encoder.layer.") && v.rank() == 2)
+        .map(|(_, v)| v.elem_count() as u64 * 4)
+        .sum();
+    assert!(linear > 0);
+    assert_eq!(frozen.memory_bytes(), plain.memory_bytes() + linear);
+    // Another precision drops the copies (int8's are a quarter of the size); f32 makes them again.
+    frozen.set_precision(attune::Precision::Int8).unwrap();
+    let int8 = frozen.memory_bytes() - plain.memory_bytes();
+    assert!(
+        int8 > 0 && int8 < linear / 2,
+        "{int8} bytes of int8 copies for {linear}"
+    );
+    frozen.set_precision(attune::Precision::F32).unwrap();
+    assert_eq!(frozen.memory_bytes(), plain.memory_bytes() + linear);
+}
+
+#[test]
 fn dropout_runs_in_training_and_is_seeded() {
     let dir = tiny_model(&TinySpec::default());
     let enc = Encoder::load(dir.path(), &EncoderOptions::default()).unwrap();

@@ -59,6 +59,9 @@ fn ids(enc: &Encoder, text: &str) -> Vec<u32> {
 
 fn check_parity(name: &str) {
     check_parity_of(name, &load(name, DType::F32));
+    // What embedding, classifying and serving load: inference on transposed weight copies.
+    let frozen = EncoderOptions::default().frozen();
+    check_parity_of(name, &Encoder::load(&folder(name), &frozen).unwrap());
 }
 
 fn check_parity_of(name: &str, enc: &Encoder) {

@@ -47,8 +47,14 @@ fn mpnet_embeddings_match_sentence_transformers() {
 const MPNET: &str = "sentence-transformers/all-mpnet-base-v2";
 
 fn check_parity(name: &str, model: &std::path::Path) {
+    check_parity_with(name, model, EncoderOptions::default());
+    // What embedding, classifying and serving load: inference on transposed weight copies.
+    check_parity_with(name, model, EncoderOptions::default().frozen());
+}
+
+fn check_parity_with(name: &str, model: &std::path::Path, opts: EncoderOptions) {
     let fx = fixture(name);
-    let enc = Encoder::load(model, &EncoderOptions::default()).unwrap();
+    let enc = Encoder::load(model, &opts).unwrap();
     assert_eq!(
         enc.max_seq_length(),
         fx.max_seq_length,

@@ -136,6 +136,6 @@ pub(crate) fn load_encoder(spec: &str, precision: attune::Precision) -> Result<a
     }
     Ok(attune::Encoder::load(
         &dir,
-        &attune::EncoderOptions::default().with_precision(precision),
+        &attune::EncoderOptions::default().with_precision(precision).frozen(),
     )?)
 }

@@ -108,6 +108,16 @@ impl Bert {
         }
         out
     }
+
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
+        let mut out = Vec::with_capacity(6 * self.layers.len());
+        for l in &self.layers {
+            let a = &l.attention;
+            out.extend([&a.query, &a.key, &a.value, &a.output]);
+            out.extend([&l.ffn.intermediate, &l.ffn.output]);
+        }
+        out
+    }
 }
 
 pub(crate) fn linear(ws: &mut Weights, name: &str, out: usize, inp: usize) -> Result<Linear> {

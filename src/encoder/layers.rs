@@ -31,6 +31,12 @@ pub struct Linear {
     low: Option<LowMatmul>,
     /// Training (and exact) passes multiply in bf16 on the f32 weights.
     train_bf16: bool,
+    /// `W^T` stored contiguously, for f32 inference on the CPU when the weights will not
+    /// change. The GEMM under candle repacks W at every call; from the row-major `W.t()` view
+    /// that is a transposition, from this copy a plain copy of runs (the packing went from 10 %
+    /// of an all-mpnet-base-v2 embedding profile to 4.5 %, the rate up 4-8 %; BENCHMARKS.md,
+    /// "Weights laid out for inference").
+    transposed: Option<Tensor>,
 }
 
 impl Linear {
@@ -40,6 +46,7 @@ impl Linear {
             bias,
             low: None,
             train_bf16: false,
+            transposed: None,
         }
     }
 
@@ -75,6 +82,26 @@ impl Linear {
         Ok(())
     }
 
+    /// Keeps a contiguous copy of `W^T` for f32 inference passes (made from the current
+    /// weights; set it again after changing them), or drops it.
+    pub fn keep_transposed(&mut self, on: bool) -> Result<()> {
+        self.transposed = match on {
+            // Detached: an inference product must not record a graph back to the variable.
+            true => Some(self.weight.t()?.contiguous()?.detach()),
+            false => None,
+        };
+        Ok(())
+    }
+
+    /// Bytes held besides the weight and bias themselves (lower-precision or transposed copies).
+    pub fn copy_bytes(&self) -> usize {
+        let t = self
+            .transposed
+            .as_ref()
+            .map_or(0, |t| t.elem_count() * t.dtype().size_in_bytes());
+        t + self.low.as_ref().map_or(0, |l| l.0.bytes())
+    }
+
     pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let Some((last, lead)) = dims.split_last() else {
@@ -96,7 +123,10 @@ impl Linear {
                 }
             }
             None => {
-                let y = x2.matmul(&w(&self.weight, mode).t()?)?;
+                let y = match self.transposed.as_ref().filter(|_| mode.is_inference()) {
+                    Some(t) => x2.matmul(t)?,
+                    None => x2.matmul(&w(&self.weight, mode).t()?)?,
+                };
                 match &self.bias {
                     Some(b) => kernels::bias_add(&y, &w(b, mode))?,
                     None => y,

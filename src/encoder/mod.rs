@@ -46,6 +46,10 @@ pub struct EncoderOptions {
     pub max_seq_length: Option<usize>,
     /// The precision of inference passes (training always runs on the f32 weights).
     pub precision: Precision,
+    /// The weights will not change after loading (embedding, classifying, serving), so f32
+    /// inference on the CPU may keep each linear weight a second time, laid out for it (see
+    /// [`Linear::keep_transposed`]). Leave it off for an encoder that will be trained.
+    pub frozen: bool,
 }
 
 impl Default for EncoderOptions {
@@ -55,6 +59,7 @@ impl Default for EncoderOptions {
             dtype: DType::F32,
             max_seq_length: None,
             precision: Precision::F32,
+            frozen: false,
         }
     }
 }
@@ -72,6 +77,12 @@ impl EncoderOptions {
 
     pub fn with_precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
+        self
+    }
+
+    /// For an encoder whose weights will not change (see [`EncoderOptions::frozen`]).
+    pub fn frozen(mut self) -> Self {
+        self.frozen = true;
         self
     }
 }
@@ -100,6 +111,8 @@ pub struct Encoder {
     training_precision: Precision,
     /// Padded tokens an inference batch may hold (see [`token_batches`]).
     batch_tokens: usize,
+    /// Loaded with [`EncoderOptions::frozen`].
+    frozen: bool,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -159,6 +172,7 @@ impl Encoder {
             precision: Precision::F32,
             training_precision: Precision::F32,
             batch_tokens: DEFAULT_BATCH_TOKENS,
+            frozen: opts.frozen,
         };
         encoder.set_precision(opts.precision)?;
         Ok(encoder)
@@ -172,8 +186,10 @@ impl Encoder {
                 "dtype {precision} runs on the CPU only; unset ATTUNE_DEVICE or use --dtype f32 on a GPU"
             )));
         }
+        let transposed = self.frozen && precision == Precision::F32 && self.device.is_cpu();
         for l in self.linears_mut() {
             l.set_precision(precision)?;
+            l.keep_transposed(transposed)?;
         }
         self.precision = precision;
         Ok(())
@@ -202,6 +218,13 @@ impl Encoder {
         }
         self.training_precision = precision;
         Ok(())
+    }
+
+    fn linears(&self) -> Vec<&layers::Linear> {
+        match &self.backbone {
+            Backbone::Bert(b) => b.linears(),
+            Backbone::ModernBert(m) => m.linears(),
+        }
     }
 
     fn linears_mut(&mut self) -> Vec<&mut layers::Linear> {
@@ -274,6 +297,17 @@ impl Encoder {
     /// Tokens kept per text; longer texts are truncated.
     pub fn max_seq_length(&self) -> usize {
         self.tokenizer.max_len()
+    }
+
+    /// Bytes the weights take: the variables and the copies inference passes use.
+    pub fn memory_bytes(&self) -> u64 {
+        let vars: usize = self
+            .vars()
+            .iter()
+            .map(|v| v.elem_count() * v.dtype().size_in_bytes())
+            .sum();
+        let copies: usize = self.linears().iter().map(|l| l.copy_bytes()).sum();
+        (vars + copies) as u64
     }
 
     /// The trainable variables (every weight the forward pass uses).

@@ -213,6 +213,13 @@ impl ModernBert {
         out
     }
 
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
+        self.layers
+            .iter()
+            .flat_map(|l| [&l.wqkv, &l.wo, &l.wi, &l.mlp_wo])
+            .collect()
+    }
+
     pub fn load(cfg: &ModernBertConfig, ws: &mut Weights) -> Result<Self> {
         let h = cfg.hidden_size;
         let i = cfg.intermediate_size;

@@ -346,9 +346,9 @@ pub fn map_models(
         .collect();
     let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     let labels: Vec<String> = keep.iter().map(|i| labels[*i].clone()).collect();
-    let fine = Encoder::load(&located.encoder_dir(), &EncoderOptions::default())?;
+    let fine = Encoder::load(&located.encoder_dir(), &EncoderOptions::default().frozen())?;
     let base_dir = locate(&base_spec, registry, sources)?.encoder_dir();
-    let base = Encoder::load(&base_dir, &EncoderOptions::default())?;
+    let base = Encoder::load(&base_dir, &EncoderOptions::default().frozen())?;
     let long = job.long_text.unwrap_or_else(|| match &located {
         Located::Finetuned { dir, .. } => crate::model::trained_long_text(dir),
         Located::Encoder(_) => Default::default(),

@@ -103,7 +103,8 @@ impl ModelCache {
 
     fn load(&self, encoder_dir: PathBuf, head: Option<PathBuf>) -> Result<Arc<Loaded>> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let encoder = Encoder::load(&encoder_dir, &EncoderOptions::default().with_precision(self.precision))?;
+        let opts = EncoderOptions::default().with_precision(self.precision).frozen();
+        let encoder = Encoder::load(&encoder_dir, &opts)?;
         let long_text = head
             .as_deref()
             .and_then(std::path::Path::parent)
@@ -123,7 +124,7 @@ impl ModelCache {
             }
         }
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let bytes: u64 = encoder.vars().iter().map(|v| v.elem_count() as u64 * 4).sum();
+        let bytes = encoder.memory_bytes();
         let loaded = Arc::new(Loaded {
             encoder,
             head,
