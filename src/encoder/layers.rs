@@ -34,7 +34,7 @@ pub struct Linear {
     /// `W^T` stored contiguously, for f32 inference on the CPU when the weights will not
     /// change. The GEMM under candle repacks W at every call; from the row-major `W.t()` view
     /// that is a transposition, from this copy a plain copy of runs (the packing went from 10 %
-    /// of an all-mpnet-base-v2 embedding profile to 4.5 %, the rate up 4-8 %; BENCHMARKS.md,
+    /// of an all-mpnet-base-v2 embedding profile to 4.5 %, the rate up 4-10 %; BENCHMARKS.md,
     /// "Weights laid out for inference").
     transposed: Option<Tensor>,
 }
