@@ -21,31 +21,43 @@ cargo bench --bench embed --no-run -q 2>/dev/null || cargo bench --bench embed -
 # DTYPES=f32,bf16,int8 runs each engine in each precision (PyTorch: bf16 autocast, int8 dynamic
 # quantisation of its Linear layers), all in this one run.
 DTYPES=${DTYPES:-f32}
-a=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 --dtypes "$DTYPES" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | grep '^{')
+# ROUNDS=N repeats both engines N times, interleaved (attune, then PyTorch, per round), and adds
+# each round's ratio and their median: on a shared VM one pair of runs can be off by 10-20 %.
+ROUNDS=${ROUNDS:-1}
+a=""
 p=""
-for d in ${DTYPES//,/ }; do
-  p+=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --threads "$THREADS" --dtype "$d" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)$'\n'
+for ((r = 1; r <= ROUNDS; r++)); do
+  a+=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 --dtypes "$DTYPES" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | grep '^{')$'\n'
+  for d in ${DTYPES//,/ }; do
+    p+=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --threads "$THREADS" --dtype "$d" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)$'\n'
+  done
 done
-python3 - "$a" "$p" "${MODEL:-all-MiniLM-L6-v2 (default)}" <<'PY'
-import json, platform, sys
+python3 - "$a" "$p" "${MODEL:-all-MiniLM-L6-v2 (default)}" "$ROUNDS" <<'PY'
+import json, platform, statistics, sys
 rows_a = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
 rows_p = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
-model = sys.argv[3]
+model, rounds = sys.argv[3], int(sys.argv[4])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
 isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
 a0, p0 = rows_a[0], rows_p[0]
-print(f"model: {model}; CPU: {cpu} ({', '.join(isa)}); threads: {a0['threads']} (attune), {p0['threads']} (PyTorch {p0['torch']}); {a0['texts']} texts, batch {a0['batch_size']}\n")
-print("| engine | dtype | sentences/s | peak RSS (MiB) | mean / least cosine to attune f32 |")
-print("|---|---|---|---|---|")
-for r in rows_p:
-    print(f"| sentence-transformers | {r['dtype']} | {r['sentences_per_s']:.0f} | {r['peak_rss_mib']:.0f} | |")
-for r in rows_a:
-    cos = "" if r.get("mean_cosine_to_f32") is None else f"{r['mean_cosine_to_f32']:.5f} / {r['min_cosine_to_f32']:.5f}"
-    print(f"| attune | {r['dtype']} | {r['sentences_per_s']:.0f} | {r['peak_rss_mib']:.0f} | {cos} |")
-peer = {r["dtype"]: r["sentences_per_s"] for r in rows_p}
+print(f"model: {model}; CPU: {cpu} ({', '.join(isa)}); threads: {a0['threads']} (attune), {p0['threads']} (PyTorch {p0['torch']}); {a0['texts']} texts, batch {a0['batch_size']}; {rounds} round(s)\n")
+# Each round ran every dtype once per engine, in order.
+per_a, per_p = len(rows_a) // rounds, len(rows_p) // rounds
+print("| round | engine | dtype | sentences/s | peak RSS (MiB) | mean / least cosine to attune f32 |")
+print("|---|---|---|---|---|---|")
+for r in range(rounds):
+    for row in rows_p[r * per_p:(r + 1) * per_p]:
+        print(f"| {r + 1} | sentence-transformers | {row['dtype']} | {row['sentences_per_s']:.0f} | {row['peak_rss_mib']:.0f} | |")
+    for row in rows_a[r * per_a:(r + 1) * per_a]:
+        cos = "" if row.get("mean_cosine_to_f32") is None else f"{row['mean_cosine_to_f32']:.5f} / {row['min_cosine_to_f32']:.5f}"
+        print(f"| {r + 1} | attune | {row['dtype']} | {row['sentences_per_s']:.0f} | {row['peak_rss_mib']:.0f} | {cos} |")
 print()
-for r in rows_a:
-    ratios = ", ".join(f"{r['sentences_per_s'] / v:.2f}x PyTorch {d}" for d, v in peer.items())
-    print(f"attune {r['dtype']}: {ratios}")
+for i in range(per_a):
+    for j in range(per_p):
+        ratios = [rows_a[r * per_a + i]["sentences_per_s"] / rows_p[r * per_p + j]["sentences_per_s"] for r in range(rounds)]
+        d_a, d_p = rows_a[i]["dtype"], rows_p[j]["dtype"]
+        each = ", ".join(f"{x:.2f}x" for x in ratios)
+        tail = f" (rounds: {each}; median {statistics.median(ratios):.2f}x)" if rounds > 1 else ""
+        print(f"attune {d_a} / PyTorch {d_p}: {statistics.median(ratios):.2f}x{tail}")
 PY

@@ -3,7 +3,7 @@
 //! on AVX-512), and the plain twin computes what its definition says, checked in f64. A file of
 //! its own: the instruction-set cap is process-wide.
 
-use attune::kernels::quant::{bf16_paths, int8_paths, Bf16Weight, Int8Weight, Path};
+use attune::kernels::quant::{bf16_paths, int8_paths, Bf16Weight, F32Weight, Int8Weight, Path};
 use attune::kernels::{limit_simd, Simd};
 use rand::{Rng, SeedableRng};
 
@@ -233,5 +233,47 @@ fn bf16_training_products_are_their_definitions_on_every_path() {
         let t: Vec<f32> = (0..inp * out).map(|j| wv[(j % out) * inp + j / out]).collect();
         let from_t = Bf16Weight::quantize_transposed(&t, out, inp).matmul_on(Path::Plain, &xv, rows);
         assert!(direct == from_t, "packing from the transpose changes the weight");
+    }
+}
+
+/// The frozen f32 layout (`W^T`, the bias as the GEMM's starting output) is `x W^T + b` as
+/// candle computes it, on every shape, with and without a bias, asked for from the main thread
+/// (the GEMM may split it) and from inside a rayon task (it runs on that thread).
+#[test]
+fn frozen_f32_weights_give_candles_product() {
+    use candle_core::{Device, Tensor};
+    for (i, &(rows, inp, out)) in SHAPES.iter().chain(&[(0, 8, 16), (5, 768, 3072)]).enumerate() {
+        let x = inputs(rows, inp, 10 + i as u64);
+        let w = random(out * inp, 0.5, 20 + i as u64);
+        let b = bias(out);
+        let xt = Tensor::from_vec(x.clone(), (rows, inp), &Device::Cpu).unwrap();
+        let wt = Tensor::from_vec(w.clone(), (out, inp), &Device::Cpu).unwrap();
+        let product = xt.matmul(&wt.t().unwrap()).unwrap();
+        let bt = Tensor::from_vec(b.clone(), out, &Device::Cpu).unwrap();
+        for with_bias in [false, true] {
+            let want = match with_bias {
+                true => product.broadcast_add(&bt).unwrap(),
+                false => product.clone(),
+            };
+            let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let f = F32Weight::new(&w, out, inp, with_bias.then_some(b.as_slice()));
+            assert_eq!((f.in_features(), f.out_features()), (inp, out));
+            let outside = f.matmul(&x, rows);
+            let inside = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(|| f.matmul(&x, rows));
+            for got in [outside, inside] {
+                assert_eq!(got.len(), want.len());
+                for (j, (g, e)) in got.iter().zip(&want).enumerate() {
+                    let tol = 1e-5 * (1.0 + e.abs()) * (inp as f32).sqrt();
+                    assert!(
+                        (g - e).abs() <= tol,
+                        "{rows}x{inp}->{out}, bias {with_bias}: element {j} is {g}, candle {e}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! fused [`kernels`], whose backward passes reach every weight; candle's own fused `layer_norm`
 //! and `softmax_last_dim` record none (see shared/docs/CANDLE.md).
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use rand::Rng;
 
 use super::mode::ForwardMode;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::precision::Precision;
 use crate::error::Result;
 use crate::kernels;
-use crate::kernels::quant::{Bf16Linear, Bf16Weight, Int8Weight, LowMatmul, LowWeight};
+use crate::kernels::quant::{Bf16Linear, Bf16Weight, F32Weight, Int8Weight, LowMatmul, LowWeight};
 
 /// Returns the weight as used by this pass: detached for inference, so no graph is recorded.
 pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
@@ -27,16 +27,13 @@ pub(crate) fn w(t: &Tensor, mode: &ForwardMode) -> Tensor {
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
-    /// The weight in a lower precision, used by inference passes when set.
+    /// The weight held for inference passes, used by them when set: in a lower precision, or
+    /// in f32 transposed for a frozen encoder (see [`F32Weight`]: the GEMM's packing went from
+    /// 10 % of an all-mpnet-base-v2 embedding profile to 4.5 %; BENCHMARKS.md, "Weights laid out
+    /// for inference").
     low: Option<LowMatmul>,
     /// Training (and exact) passes multiply in bf16 on the f32 weights.
     train_bf16: bool,
-    /// `W^T` stored contiguously, for f32 inference on the CPU when the weights will not
-    /// change. The GEMM under candle repacks W at every call; from the row-major `W.t()` view
-    /// that is a transposition, from this copy a plain copy of runs (the packing went from 10 %
-    /// of an all-mpnet-base-v2 embedding profile to 4.5 %, the rate up 4-10 %; BENCHMARKS.md,
-    /// "Weights laid out for inference").
-    transposed: Option<Tensor>,
 }
 
 impl Linear {
@@ -46,7 +43,6 @@ impl Linear {
             bias,
             low: None,
             train_bf16: false,
-            transposed: None,
         }
     }
 
@@ -56,50 +52,35 @@ impl Linear {
         self.train_bf16 = on;
     }
 
-    /// Makes inference passes compute in `precision` (from the current f32 weights); f32 drops
-    /// the lower-precision copy. Training passes always use the f32 weights.
-    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
-        if precision == Precision::F32 {
+    /// Makes inference passes compute in `precision` from a copy of the current f32 weights (set
+    /// it again after changing them). In f32 the copy is kept only when `frozen` (the weights
+    /// will not change) and the weights are f32 on the CPU; otherwise f32 passes multiply by the
+    /// weights themselves. Training passes always use the weights themselves.
+    pub fn set_precision(&mut self, precision: Precision, frozen: bool) -> Result<()> {
+        let f32_copy = frozen && self.weight.dtype() == DType::F32 && self.weight.device().is_cpu();
+        if precision == Precision::F32 && !f32_copy {
             self.low = None;
             return Ok(());
         }
         let (out, inp) = self.weight.dims2()?;
-        let w = self
-            .weight
-            .to_dtype(candle_core::DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let w = self.weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         let b = match &self.bias {
-            Some(b) => Some(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?),
+            Some(b) => Some(b.to_dtype(DType::F32)?.to_vec1::<f32>()?),
             None => None,
         };
-        self.low = match precision {
-            Precision::F32 => None,
-            Precision::Int8 => Some(LowWeight::Int8(Int8Weight::quantize(&w, out, inp, b.as_deref()))),
-            Precision::Bf16 => Some(LowWeight::Bf16(Bf16Weight::quantize(&w, out, inp, b.as_deref()))),
-        }
-        .map(|l| LowMatmul(Arc::new(l)));
-        Ok(())
-    }
-
-    /// Keeps a contiguous copy of `W^T` for f32 inference passes (made from the current
-    /// weights; set it again after changing them), or drops it.
-    pub fn keep_transposed(&mut self, on: bool) -> Result<()> {
-        self.transposed = match on {
-            // Detached: an inference product must not record a graph back to the variable.
-            true => Some(self.weight.t()?.contiguous()?.detach()),
-            false => None,
+        let b = b.as_deref();
+        let low = match precision {
+            Precision::F32 => LowWeight::F32(F32Weight::new(&w, out, inp, b)),
+            Precision::Int8 => LowWeight::Int8(Int8Weight::quantize(&w, out, inp, b)),
+            Precision::Bf16 => LowWeight::Bf16(Bf16Weight::quantize(&w, out, inp, b)),
         };
+        self.low = Some(LowMatmul(Arc::new(low)));
         Ok(())
     }
 
-    /// Bytes held besides the weight and bias themselves (lower-precision or transposed copies).
+    /// Bytes held besides the weight and bias themselves (the copy inference passes use).
     pub fn copy_bytes(&self) -> usize {
-        let t = self
-            .transposed
-            .as_ref()
-            .map_or(0, |t| t.elem_count() * t.dtype().size_in_bytes());
-        t + self.low.as_ref().map_or(0, |l| l.0.bytes())
+        self.low.as_ref().map_or(0, |l| l.0.bytes())
     }
 
     pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
@@ -123,10 +104,7 @@ impl Linear {
                 }
             }
             None => {
-                let y = match self.transposed.as_ref().filter(|_| mode.is_inference()) {
-                    Some(t) => x2.matmul(t)?,
-                    None => x2.matmul(&w(&self.weight, mode).t()?)?,
-                };
+                let y = x2.matmul(&w(&self.weight, mode).t()?)?;
                 match &self.bias {
                     Some(b) => kernels::bias_add(&y, &w(b, mode))?,
                     None => y,

@@ -48,7 +48,7 @@ pub struct EncoderOptions {
     pub precision: Precision,
     /// The weights will not change after loading (embedding, classifying, serving), so f32
     /// inference on the CPU may keep each linear weight a second time, laid out for it (see
-    /// [`Linear::keep_transposed`]). Leave it off for an encoder that will be trained.
+    /// [`Linear::set_precision`]). Leave it off for an encoder that will be trained.
     pub frozen: bool,
 }
 
@@ -186,10 +186,9 @@ impl Encoder {
                 "dtype {precision} runs on the CPU only; unset ATTUNE_DEVICE or use --dtype f32 on a GPU"
             )));
         }
-        let transposed = self.frozen && precision == Precision::F32 && self.device.is_cpu();
+        let frozen = self.frozen;
         for l in self.linears_mut() {
-            l.set_precision(precision)?;
-            l.keep_transposed(transposed)?;
+            l.set_precision(precision, frozen)?;
         }
         self.precision = precision;
         Ok(())

@@ -14,6 +14,7 @@ mod bf16;
 mod bf16_train;
 #[cfg(target_arch = "x86_64")]
 mod bf16_x86;
+mod f32_frozen;
 mod grid;
 mod int8;
 #[cfg(target_arch = "x86_64")]
@@ -22,6 +23,7 @@ mod op;
 
 pub use bf16::Bf16Weight;
 pub use bf16_train::{Bf16Linear, Bf16Strategy};
+pub use f32_frozen::F32Weight;
 pub use int8::Int8Weight;
 pub use op::LowMatmul;
 
@@ -86,11 +88,13 @@ pub(crate) fn usable(path: Path, paths: &[Path]) -> Path {
     }
 }
 
-/// A linear layer's weight (and bias) held in a lower precision.
+/// A linear layer's weight (and bias) held for inference: in a lower precision, or in f32 laid
+/// out for the GEMM when the weights will not change.
 #[derive(Debug)]
 pub enum LowWeight {
     Int8(Int8Weight),
     Bf16(Bf16Weight),
+    F32(F32Weight),
 }
 
 impl LowWeight {
@@ -99,6 +103,16 @@ impl LowWeight {
         match self {
             LowWeight::Int8(w) => w.out_features(),
             LowWeight::Bf16(w) => w.out_features(),
+            LowWeight::F32(w) => w.out_features(),
+        }
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        match self {
+            LowWeight::Int8(w) => w.in_features(),
+            LowWeight::Bf16(w) => w.in_features(),
+            LowWeight::F32(w) => w.in_features(),
         }
     }
 
@@ -107,6 +121,7 @@ impl LowWeight {
         match self {
             LowWeight::Int8(w) => w.matmul(x, rows),
             LowWeight::Bf16(w) => w.matmul(x, rows),
+            LowWeight::F32(w) => w.matmul(x, rows),
         }
     }
 
@@ -115,6 +130,7 @@ impl LowWeight {
         match self {
             LowWeight::Int8(w) => w.bytes(),
             LowWeight::Bf16(w) => w.bytes(),
+            LowWeight::F32(w) => w.bytes(),
         }
     }
 }

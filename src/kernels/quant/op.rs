@@ -5,6 +5,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 use super::LowWeight;
+
 use crate::kernels::input;
 
 /// `x W^T + b` with `W` (and `b`) from a [`LowWeight`], for `x` of shape (rows, in) in f32 on
@@ -26,10 +27,7 @@ impl CustomOp1 for LowMatmul {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (rows, inp) = l.shape().dims2()?;
         let x = input::<f32>(s, l, "low-precision matmul")?;
-        let want = match &*self.0 {
-            LowWeight::Int8(w) => w.in_features(),
-            LowWeight::Bf16(w) => w.in_features(),
-        };
+        let want = self.0.in_features();
         if inp != want {
             return Err(candle_core::Error::Msg(format!(
                 "low-precision matmul: input width {inp}, the weight takes {want}"
