@@ -49,6 +49,10 @@ impl F32Weight {
     }
 
     /// `x W^T + b` for `x` of `rows` rows of the input width (row-major).
+    ///
+    /// # Panics
+    /// When `x` is not `rows` rows of the input width: the GEMM below reads by pointer, and a
+    /// shorter `x` would be read past its end. [`super::LowMatmul`] checks the width first.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let (out, inp) = (self.out, self.inp);
         assert_eq!(x.len(), rows * inp, "f32 matmul: {rows} rows of {inp} inputs");
