@@ -38,6 +38,16 @@ def selection_split(work, seed, share=0.15, cap=1000):
     matrix.write_rows(f"{work}/sel.csv", sel)
 
 
+def finetune(binary, env, work, seed):
+    """attune's default fine-tune on tr.csv, selecting on sel.csv and scoring on test.csv: its
+    `--json` answer and the wall seconds."""
+    t0 = time.perf_counter()
+    out = subprocess.run([binary, "finetune", "--data", f"{work}/tr.csv", "--valid", f"{work}/sel.csv",
+                          "--test", f"{work}/test.csv", "--seed", str(seed), "--json"],
+                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return json.loads(out.stdout), time.perf_counter() - t0
+
+
 def embed(binary, env, model, part, work):
     out = f"{work}/{part}-{abs(hash(model)) % 10**8}.npy"
     subprocess.run([binary, "embed", "--model", model, "--input", f"{work}/{part}.csv", "--output", out],
@@ -112,13 +122,7 @@ def main():
                 matrix.split(name, seed, work)
                 selection_split(work, seed)
                 env = dict(os.environ, ATTUNE_HOME=f"{work}/home", RAYON_NUM_THREADS="2")
-                t0 = time.perf_counter()
-                out = subprocess.run([binary, "finetune", "--data", f"{work}/tr.csv", "--valid", f"{work}/sel.csv",
-                                      "--test", f"{work}/test.csv", "--seed", str(seed), "--json"],
-                                     env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-                secs = time.perf_counter() - t0
-                d = json.loads(out.stdout)
+                d, secs = finetune(binary, env, work, seed)
                 y = tuple(labels_of(work, p) for p in ("tr", "sel", "test"))
                 for enc, model in (("frozen", matrix.DEFAULT_BASE), ("finetuned", d["model_id"])):
                     x = tuple(embed(binary, env, model, p, work) for p in ("tr", "sel", "test"))

@@ -12,7 +12,7 @@ on the selection rows (what a selection step would see) and on the test rows.
 Needs numpy, scikit-learn and sentence-transformers in the interpreter that runs it (.venv-bench
 has them, with scikit-learn added); one JSON line per alpha to --out.
 """
-import argparse, glob, json, os, subprocess, sys, tempfile, time
+import argparse, glob, json, os, sys, tempfile
 
 import torch
 from sentence_transformers import SentenceTransformer
@@ -23,24 +23,6 @@ import matrix  # noqa: E402
 
 ROOT = matrix.ROOT
 PARTS = ("tr", "sel", "test")
-
-
-def base_folder():
-    """attune's cache copy of the default base (the folder `attune finetune` trained from)."""
-    cache = os.environ.get("ATTUNE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "attune")
-    return os.path.join(cache, "models", matrix.DEFAULT_BASE.replace("/", "--"))
-
-
-def finetune(binary, work, seed):
-    env = dict(os.environ, ATTUNE_HOME=f"{work}/home", RAYON_NUM_THREADS="2")
-    t0 = time.perf_counter()
-    out = subprocess.run([binary, "finetune", "--data", f"{work}/tr.csv", "--valid", f"{work}/sel.csv",
-                          "--test", f"{work}/test.csv", "--seed", str(seed), "--json"],
-                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    d = json.loads(out.stdout)
-    d["seconds"] = time.perf_counter() - t0
-    return d
 
 
 def blends(base_dir, tuned_dir, alphas, parts):
@@ -69,16 +51,17 @@ def main():
             with tempfile.TemporaryDirectory() as work:
                 matrix.split(name, seed, work)
                 head_study.selection_split(work, seed)
-                d = finetune(binary, work, seed)
+                env = dict(os.environ, ATTUNE_HOME=f"{work}/home", RAYON_NUM_THREADS="2")
+                d, secs = head_study.finetune(binary, env, work, seed)
                 tuned = os.path.dirname(glob.glob(f"{d['path']}/**/modules.json", recursive=True)[0])
                 parts = {p: matrix.read_rows(f"{work}/{p}.csv") for p in PARTS}
                 y = tuple([l for _, l in parts[p]] for p in PARTS)
-                for alpha, x in blends(base_folder(), tuned, alphas, parts):
+                for alpha, x in blends(matrix.cache_folder(matrix.DEFAULT_BASE), tuned, alphas, parts):
                     r = head_study.heads(x, y, [("C=10 balanced", 10.0, "balanced", False)])[0]
                     r.update({"set": name, "seed": seed, "alpha": alpha, "selected": d["selected"],
                               "attune_finetuned": d["metrics"]["finetuned"]["accuracy"],
                               "attune_baseline": d["metrics"]["baseline"]["accuracy"],
-                              "finetune_seconds": d["seconds"]})
+                              "finetune_seconds": secs})
                     with open(a.out, "a") as f:
                         f.write(json.dumps(r) + "\n")
                     print(json.dumps(r), flush=True)

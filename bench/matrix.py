@@ -112,6 +112,11 @@ def setfit_model(base):
         return None
     if os.path.isdir(base):
         return os.path.abspath(base)
+    return cache_folder(base)
+
+
+def cache_folder(base):
+    """attune's cache copy of a Hub model (`attune finetune --base NAME` fills it)."""
     cache = os.environ.get("ATTUNE_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "attune")
     return os.path.join(cache, "models", base.replace("/", "--"))
