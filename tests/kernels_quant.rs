@@ -277,3 +277,86 @@ fn frozen_f32_weights_give_candles_product() {
         }
     }
 }
+
+/// The fused inference products (`LowMatmul::forward_gelu`, `forward_add_norm`) against the
+/// unfused passes they replace (the product, then `kernels::gelu_erf`; the product, the residual
+/// added, then `kernels::layer_norm`), for every kind of inference copy. GELU runs in place on the
+/// same product, so it matches bit for bit; the f32 copy adds the residual to the bias before the
+/// product (a different order of the f32 sums), the others after it, as the unfused pass does.
+#[test]
+fn fused_products_give_the_unfused_passes() {
+    use attune::kernels::quant::{LowMatmul, LowWeight};
+    use attune::kernels::{gelu_erf, layer_norm};
+    use candle_core::{Device, Tensor};
+    use std::sync::Arc;
+    let dev = Device::Cpu;
+    for (i, &(rows, inp, out)) in SHAPES.iter().chain(&[(0, 8, 16), (5, 768, 3072)]).enumerate() {
+        let x = inputs(rows, inp, 30 + i as u64);
+        let w = random(out * inp, 0.5, 40 + i as u64);
+        let b = bias(out);
+        let residual = random(rows * out, 2.0, 50 + i as u64);
+        let (nw, nb) = (random(out, 1.0, 60 + i as u64), bias(out));
+        let xt = Tensor::from_vec(x.clone(), (rows, inp), &dev).unwrap();
+        let rt = Tensor::from_vec(residual.clone(), (rows, out), &dev).unwrap();
+        let nwt = Tensor::from_vec(nw.clone(), out, &dev).unwrap();
+        let nbt = Tensor::from_vec(nb.clone(), out, &dev).unwrap();
+        let kinds = [
+            ("f32", LowWeight::F32(F32Weight::new(&w, out, inp, Some(&b)))),
+            ("int8", LowWeight::Int8(Int8Weight::quantize(&w, out, inp, Some(&b)))),
+            ("bf16", LowWeight::Bf16(Bf16Weight::quantize(&w, out, inp, Some(&b)))),
+        ];
+        for (kind, weight) in kinds {
+            let low = LowMatmul(Arc::new(weight));
+            let product = low.forward(&xt).unwrap();
+            let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let want = flat(gelu_erf(&product).unwrap());
+            let got = flat(low.forward_gelu(&xt).unwrap());
+            assert_eq!(got, want, "{kind} {rows}x{inp}->{out}: gelu");
+            let want = flat(layer_norm(&(&product + &rt).unwrap(), &nwt, &nbt, 1e-5).unwrap());
+            let got = flat(low.forward_add_norm(&xt, &rt, nw.clone(), nb.clone(), 1e-5).unwrap());
+            assert_eq!(got.len(), want.len());
+            for (j, (g, e)) in got.iter().zip(&want).enumerate() {
+                // The norm divides by the row's spread (at least about 1 here): a rounding of
+                // the sum moves the output by at most that rounding over the spread.
+                let tol = if kind == "f32" { 1e-5 * (1.0 + e.abs()) } else { 0.0 };
+                assert!(
+                    (g - e).abs() <= tol,
+                    "{kind} {rows}x{inp}->{out}: add and norm, element {j} is {g}, unfused {e}"
+                );
+            }
+        }
+    }
+}
+
+/// A residual or norm of the wrong size is an error, not a read past a buffer.
+#[test]
+fn fused_products_refuse_a_residual_or_norm_of_the_wrong_size() {
+    use attune::kernels::quant::{LowMatmul, LowWeight};
+    use candle_core::{Device, Tensor};
+    use std::sync::Arc;
+    let dev = Device::Cpu;
+    let (rows, inp, out) = (4, 8, 6);
+    let low = LowMatmul(Arc::new(LowWeight::F32(F32Weight::new(
+        &random(out * inp, 0.5, 1),
+        out,
+        inp,
+        None,
+    ))));
+    let x = Tensor::from_vec(inputs(rows, inp, 2), (rows, inp), &dev).unwrap();
+    let ok = Tensor::zeros((rows, out), candle_core::DType::F32, &dev).unwrap();
+    let short = Tensor::zeros((rows - 1, out), candle_core::DType::F32, &dev).unwrap();
+    let e = low
+        .forward_add_norm(&x, &short, vec![1.0; out], vec![0.0; out], 1e-5)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("residual of shape [3, 6] for 4 rows of 6"),
+        "{e}"
+    );
+    let e = low
+        .forward_add_norm(&x, &ok, vec![1.0; out - 1], vec![0.0; out], 1e-5)
+        .unwrap_err();
+    assert!(e.to_string().contains("a norm of 5 and 6 for 6 outputs"), "{e}");
+    assert!(low
+        .forward_add_norm(&x, &ok, vec![1.0; out], vec![0.0; out], 1e-5)
+        .is_ok());
+}

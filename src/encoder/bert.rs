@@ -254,6 +254,9 @@ impl Attention {
         };
         let probs = dropout(&probs, self.attn_dropout, mode)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        if mode.is_inference() {
+            return self.output.forward_add_norm(&ctx, x, &self.norm, mode);
+        }
         let out = self.output.forward(&ctx, mode)?;
         let out = dropout(&out, self.hidden_dropout, mode)?;
         self.norm.forward(&out.add(x)?, mode)
@@ -262,12 +265,14 @@ impl Attention {
 
 impl FeedForward {
     fn forward(&self, x: &Tensor, mode: &mut ForwardMode) -> Result<Tensor> {
-        let y = self.intermediate.forward(x, mode)?;
         let y = match self.act {
-            Activation::Gelu => kernels::gelu_erf(&y)?,
-            Activation::GeluTanh => y.gelu()?,
-            Activation::Relu => y.relu()?,
+            Activation::Gelu => self.intermediate.forward_gelu(x, mode)?,
+            Activation::GeluTanh => self.intermediate.forward(x, mode)?.gelu()?,
+            Activation::Relu => self.intermediate.forward(x, mode)?.relu()?,
         };
+        if mode.is_inference() {
+            return self.output.forward_add_norm(&y, x, &self.norm, mode);
+        }
         let y = self.output.forward(&y, mode)?;
         let y = dropout(&y, self.dropout, mode)?;
         self.norm.forward(&y.add(x)?, mode)

@@ -116,6 +116,56 @@ impl Linear {
         shape.push(out);
         Ok(y.reshape(shape)?)
     }
+
+    /// The inference copy this pass multiplies by, with `x` as (rows, in) in f32 and the shape
+    /// of the output; `None` when the pass uses the weights themselves or the fused kernels are
+    /// off.
+    fn fused_input(&self, x: &Tensor, mode: &ForwardMode) -> Result<Option<(&LowMatmul, Tensor, Vec<usize>)>> {
+        let Some(low) = self.low.as_ref().filter(|_| mode.is_inference() && kernels::fused()) else {
+            return Ok(None);
+        };
+        let dims = x.dims();
+        let Some((last, lead)) = dims.split_last() else {
+            return Err(candle_core::Error::Msg("linear: input has no dimensions".into()).into());
+        };
+        let rows: usize = lead.iter().product();
+        let x2 = x.reshape((rows, *last))?.to_dtype(DType::F32)?;
+        let mut shape = lead.to_vec();
+        shape.push(self.weight.dim(0)?);
+        Ok(Some((low, x2, shape)))
+    }
+
+    /// `gelu(x W^T + b)`, the erf form. On an inference copy GELU runs in place on the product
+    /// (no second buffer); otherwise [`Self::forward`], then [`kernels::gelu_erf`].
+    pub fn forward_gelu(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
+        match self.fused_input(x, mode)? {
+            Some((low, x2, shape)) => Ok(low.forward_gelu(&x2)?.to_dtype(x.dtype())?.reshape(shape)?),
+            None => Ok(kernels::gelu_erf(&self.forward(x, mode)?)?),
+        }
+    }
+
+    /// `norm(x W^T + b + residual)`. On an inference copy the product starts from the residual
+    /// and the norm runs in place; otherwise [`Self::forward`], the sum, then the norm.
+    pub fn forward_add_norm(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        norm: &LayerNorm,
+        mode: &ForwardMode,
+    ) -> Result<Tensor> {
+        match self.fused_input(x, mode)? {
+            Some((low, x2, shape)) => {
+                let r = residual
+                    .reshape((x2.dim(0)?, self.weight.dim(0)?))?
+                    .to_dtype(DType::F32)?;
+                let weight = norm.weight.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+                let bias = norm.bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+                let y = low.forward_add_norm(&x2, &r, weight, bias, norm.eps)?;
+                Ok(y.to_dtype(x.dtype())?.reshape(shape)?)
+            }
+            None => norm.forward(&self.forward(x, mode)?.add(residual)?, mode),
+        }
+    }
 }
 
 /// Layer normalisation over the last dimension.

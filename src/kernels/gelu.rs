@@ -16,6 +16,22 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Gelu)
 }
 
+/// `y <- y Φ(y)` element by element: the op's arithmetic, for an output the caller owns (a
+/// frozen linear layer's product, so its GELU needs no second buffer).
+pub(crate) fn gelu_in_place<T: Elem>(y: &mut [T]) {
+    par_rows(
+        y,
+        SPAN,
+        #[inline(always)]
+        |_, out| {
+            for o in out.iter_mut() {
+                let cdf = o.phi().0;
+                *o *= cdf;
+            }
+        },
+    );
+}
+
 struct Gelu;
 
 impl CustomOp1 for Gelu {
@@ -26,18 +42,8 @@ impl CustomOp1 for Gelu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         fn run<T: Elem>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let x = input::<T>(s, l, "gelu")?;
-            let mut y = vec![T::zero(); x.len()];
-            par_rows(
-                &mut y,
-                SPAN,
-                #[inline(always)]
-                |r0, out| {
-                    let x = &x[r0 * SPAN..r0 * SPAN + out.len()];
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        *o = v * v.phi().0;
-                    }
-                },
-            );
+            let mut y = x.to_vec();
+            gelu_in_place(&mut y);
             Ok((T::to_cpu_storage_owned(y), l.shape().clone()))
         }
         by_dtype!("gelu", s, run(s, l))

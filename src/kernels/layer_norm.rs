@@ -34,6 +34,26 @@ fn moments<T: Elem>(x: &[T], eps: T) -> (T, T) {
     (mean, T::one() / (var + eps).sqrt())
 }
 
+/// Each row of `y` (rows of `w.len()`) normalised in place: the op's arithmetic, for an output
+/// the caller owns (a frozen linear layer's product plus its residual).
+pub(crate) fn layer_norm_in_place<T: Elem>(y: &mut [T], w: &[T], b: &[T], eps: f64) {
+    let n = w.len();
+    let eps = T::from_f64(eps);
+    par_rows(
+        y,
+        n,
+        #[inline(always)]
+        |_, out| {
+            for row in out.chunks_mut(n) {
+                let (mean, rstd) = moments(row, eps);
+                for ((o, &wv), &bv) in row.iter_mut().zip(w).zip(b) {
+                    *o = (*o - mean) * rstd * wv + bv;
+                }
+            }
+        },
+    );
+}
+
 struct LayerNorm {
     eps: f64,
 }
@@ -69,22 +89,8 @@ impl CustomOp3 for LayerNorm {
             if n == 0 || x.len() % n != 0 || b.len() != n {
                 return Err(candle_core::Error::Msg("layer norm: bad shapes".into()));
             }
-            let eps = T::from_f64(eps);
-            let mut y = vec![T::zero(); x.len()];
-            par_rows(
-                &mut y,
-                n,
-                #[inline(always)]
-                |r0, out| {
-                    for (i, row) in out.chunks_mut(n).enumerate() {
-                        let xs = &x[(r0 + i) * n..(r0 + i + 1) * n];
-                        let (mean, rstd) = moments(xs, eps);
-                        for (((o, &v), &wv), &bv) in row.iter_mut().zip(xs).zip(w).zip(b) {
-                            *o = (v - mean) * rstd * wv + bv;
-                        }
-                    }
-                },
-            );
+            let mut y = x.to_vec();
+            layer_norm_in_place(&mut y, w, b, eps);
             Ok((T::to_cpu_storage_owned(y), l1.shape().clone()))
         }
         by_dtype!("layer norm", s1, run(self.eps, s1, l1, s2, l2, s3, l3))
