@@ -144,8 +144,8 @@ impl Linear {
         }
     }
 
-    /// `norm(x W^T + b + residual)`. On an inference copy the product starts from the residual
-    /// and the norm runs in place; otherwise [`Self::forward`], the sum, then the norm.
+    /// `norm(x W^T + b + residual)`. On an inference copy the residual is added and the norm
+    /// runs in place on the product; otherwise [`Self::forward`], the sum, then the norm.
     pub fn forward_add_norm(
         &self,
         x: &Tensor,

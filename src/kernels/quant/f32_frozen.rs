@@ -54,29 +54,12 @@ impl F32Weight {
     /// When `x` is not `rows` rows of the input width: the GEMM below reads by pointer, and a
     /// shorter `x` would be read past its end. [`super::LowMatmul`] checks the width first.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        self.matmul_plus(x, rows, None)
-    }
-
-    /// `x W^T + b + residual`, the residual (rows x out) taken in as the product's starting
-    /// output with the bias, so the addition costs no pass of its own.
-    ///
-    /// # Panics
-    /// As [`Self::matmul`], and when `residual` is not `rows` rows of the output width.
-    pub fn matmul_plus(&self, x: &[f32], rows: usize, residual: Option<&[f32]>) -> Vec<f32> {
         let (out, inp) = (self.out, self.inp);
         assert_eq!(x.len(), rows * inp, "f32 matmul: {rows} rows of {inp} inputs");
         let mut y = Vec::with_capacity(rows * out);
-        match (&self.bias, residual) {
-            (Some(b), None) => (0..rows).for_each(|_| y.extend_from_slice(b)),
-            (None, None) => y.resize(rows * out, 0.0),
-            (b, Some(r)) => {
-                assert_eq!(r.len(), rows * out, "f32 matmul: a residual of {rows} rows of {out}");
-                y.extend_from_slice(r);
-                if let Some(b) = b {
-                    y.chunks_exact_mut(out.max(1))
-                        .for_each(|row| row.iter_mut().zip(b).for_each(|(v, bv)| *v += bv));
-                }
-            }
+        match &self.bias {
+            Some(b) => (0..rows).for_each(|_| y.extend_from_slice(b)),
+            None => y.resize(rows * out, 0.0),
         }
         if rows == 0 || out == 0 || inp == 0 {
             return y;

@@ -125,21 +125,17 @@ impl LowWeight {
         }
     }
 
-    /// `x W^T + b + residual` (rows x out): the f32 copy starts its product from the residual,
-    /// the others add it to theirs.
+    /// `x W^T + b + residual` (rows x out), the residual added to the finished product in place:
+    /// the unfused pass's order of sums, so a frozen encoder embeds bit for bit as a trained one
+    /// (a model's saved calibration is reproduced from its loaded encoder).
     ///
     /// # Panics
     /// When `residual` is not `rows` rows of the output width.
     pub fn matmul_plus(&self, x: &[f32], rows: usize, residual: &[f32]) -> Vec<f32> {
-        match self {
-            LowWeight::F32(w) => w.matmul_plus(x, rows, Some(residual)),
-            _ => {
-                let mut y = self.matmul(x, rows);
-                assert_eq!(y.len(), residual.len(), "matmul: a residual of {rows} rows");
-                y.iter_mut().zip(residual).for_each(|(v, r)| *v += r);
-                y
-            }
-        }
+        let mut y = self.matmul(x, rows);
+        assert_eq!(y.len(), residual.len(), "matmul: a residual of {rows} rows");
+        y.iter_mut().zip(residual).for_each(|(v, r)| *v += r);
+        y
     }
 
     /// Bytes the packed weights take.

@@ -99,8 +99,8 @@ impl CustomOp1 for MatmulGelu {
     }
 }
 
-/// `norm(x W^T + b + residual)`, the residual (the second input) taken in by the product and
-/// the norm in place ([`crate::kernels::layer_norm`]'s arithmetic).
+/// `norm(x W^T + b + residual)`, the residual (the second input) added and the norm run in place
+/// on the product ([`crate::kernels::layer_norm`]'s arithmetic).
 struct MatmulAddNorm {
     w: Arc<LowWeight>,
     weight: Vec<f32>,
