@@ -83,13 +83,19 @@ impl Linear {
         self.low.as_ref().map_or(0, |l| l.0.bytes())
     }
 
-    pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let Some((last, lead)) = dims.split_last() else {
+    /// `x` as (rows, in), and the shape of the output: `x`'s leading dimensions and `out`.
+    fn as_rows(&self, x: &Tensor) -> Result<(Tensor, Vec<usize>)> {
+        let Some((last, lead)) = x.dims().split_last() else {
             return Err(candle_core::Error::Msg("linear: input has no dimensions".into()).into());
         };
         let rows: usize = lead.iter().product();
-        let x2 = x.reshape((rows, *last))?;
+        let mut shape = lead.to_vec();
+        shape.push(self.weight.dim(0)?);
+        Ok((x.reshape((rows, *last))?, shape))
+    }
+
+    pub fn forward(&self, x: &Tensor, mode: &ForwardMode) -> Result<Tensor> {
+        let (x2, shape) = self.as_rows(x)?;
         let low = self.low.as_ref().filter(|_| mode.is_inference());
         let y = match low {
             Some(low) => low
@@ -111,9 +117,6 @@ impl Linear {
                 }
             }
         };
-        let out = self.weight.dim(0)?;
-        let mut shape = lead.to_vec();
-        shape.push(out);
         Ok(y.reshape(shape)?)
     }
 
@@ -124,15 +127,8 @@ impl Linear {
         let Some(low) = self.low.as_ref().filter(|_| mode.is_inference() && kernels::fused()) else {
             return Ok(None);
         };
-        let dims = x.dims();
-        let Some((last, lead)) = dims.split_last() else {
-            return Err(candle_core::Error::Msg("linear: input has no dimensions".into()).into());
-        };
-        let rows: usize = lead.iter().product();
-        let x2 = x.reshape((rows, *last))?.to_dtype(DType::F32)?;
-        let mut shape = lead.to_vec();
-        shape.push(self.weight.dim(0)?);
-        Ok(Some((low, x2, shape)))
+        let (x2, shape) = self.as_rows(x)?;
+        Ok(Some((low, x2.to_dtype(DType::F32)?, shape)))
     }
 
     /// `gelu(x W^T + b)`, the erf form. On an inference copy GELU runs in place on the product
