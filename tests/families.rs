@@ -127,6 +127,33 @@ const TEXTS: &[&str] = &[
     "東京から大阪までの航空券はいくらですか",
 ];
 
+/// Inference skips a batch's padding in the BERT-shaped families (the real tokens' rows packed,
+/// `src/encoder/packing.rs`): each text must embed in a padded batch as it does alone, where
+/// there is no padding to skip; on the weights themselves and on the frozen copies.
+#[test]
+fn a_text_embeds_alike_alone_and_in_a_padded_batch() {
+    for name in ["bert", "mpnet", "xlm_roberta", "modernbert"] {
+        for opts in [EncoderOptions::default(), EncoderOptions::default().frozen()] {
+            let enc = Encoder::load(&folder(name), &opts).unwrap();
+            let batch = enc.tokenize(TEXTS).unwrap();
+            let (short, long) = (batch.lengths.iter().min(), batch.lengths.iter().max());
+            assert!(short < long, "{name}: the batch has padding");
+            let embed = |b: &attune::encoder::tokenize::TokenBatch| {
+                enc.forward(b, &mut ForwardMode::Inference)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap()
+            };
+            for (text, row) in TEXTS.iter().zip(embed(&batch)) {
+                let one = enc.tokenize(&[text]).unwrap();
+                let alone = embed(&one).remove(0);
+                let worst = row.iter().zip(&alone).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(worst < 1e-6, "{name}: {text:?} differs by {worst:e} in a padded batch");
+            }
+        }
+    }
+}
+
 #[test]
 fn one_step_changes_every_weight_of_every_family() {
     for name in ["mpnet", "xlm_roberta", "modernbert"] {

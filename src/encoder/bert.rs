@@ -7,6 +7,7 @@ use candle_core::Tensor;
 use super::config::{Activation, BertConfig};
 use super::layers::{dropout, w, LayerNorm, Linear};
 use super::mode::ForwardMode;
+use super::packing::Packing;
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use super::word_rows::{Capture, WORD_TABLE};
@@ -198,9 +199,10 @@ impl Bert {
         self
     }
 
-    /// Token states of shape (batch, seq, hidden).
+    /// Token states of shape (batch, seq, hidden). Inference passes with the fused kernels on
+    /// skip the padding ([`Packing`]): their padding rows are zeros.
     pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
-        let mut x = self.embeddings.forward(batch, mode)?;
+        let x = self.embeddings.forward(batch, mode)?;
         // Additive mask: 0 where a token is real, a large negative where it is padding.
         let mask = batch.mask.to_dtype(x.dtype())?;
         let bias = ((mask - 1.0)? * 1e9)?;
@@ -208,12 +210,36 @@ impl Bert {
             Some(b) => Some(b.bias(batch.ids.dim(1)?, mode)?.to_dtype(x.dtype())?),
             None => None,
         };
+        let packing = match mode.is_inference() && kernels::fused() {
+            true => Packing::of(&batch.mask, &x)?,
+            false => None,
+        };
+        let mut x = match &packing {
+            Some(p) => p.pack(&x)?,
+            None => x,
+        };
+        let grid = Grid {
+            batch: batch.ids.dim(0)?,
+            seq: batch.ids.dim(1)?,
+            packing: packing.as_ref(),
+        };
         for layer in &self.layers {
-            x = layer.attention.forward(&x, &bias, scores.as_ref(), mode)?;
+            x = layer.attention.forward(&x, &bias, scores.as_ref(), &grid, mode)?;
             x = layer.ffn.forward(&x, mode)?;
         }
-        Ok(x)
+        match &packing {
+            Some(p) => p.unpack(&x),
+            None => Ok(x),
+        }
     }
+}
+
+/// The shape attention works in, and how the states between layers are laid out: (batch, seq,
+/// hidden), or the real tokens' rows only when `packing` is set.
+struct Grid<'a> {
+    batch: usize,
+    seq: usize,
+    packing: Option<&'a Packing>,
 }
 
 impl Embeddings {
@@ -236,12 +262,23 @@ impl Embeddings {
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, bias: &Tensor, scores: Option<&Tensor>, mode: &mut ForwardMode) -> Result<Tensor> {
-        let (b, t, h) = x.dims3()?;
+    fn forward(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        scores: Option<&Tensor>,
+        grid: &Grid,
+        mode: &mut ForwardMode,
+    ) -> Result<Tensor> {
+        let (b, t, h) = (grid.batch, grid.seq, self.heads * self.head_dim);
         let split = |y: Tensor| -> Result<Tensor> {
-            Ok(y.reshape((b, t, self.heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?)
+            match grid.packing {
+                Some(p) => p.split_heads(&y, self.heads),
+                None => Ok(y
+                    .reshape((b, t, self.heads, self.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?),
+            }
         };
         let q = split(self.query.forward(x, mode)?)?;
         let k = split(self.key.forward(x, mode)?)?;
@@ -253,7 +290,11 @@ impl Attention {
             None => kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?,
         };
         let probs = dropout(&probs, self.attn_dropout, mode)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        let ctx = probs.matmul(&v)?;
+        let ctx = match grid.packing {
+            Some(p) => p.merge_heads(&ctx)?,
+            None => ctx.transpose(1, 2)?.reshape((b, t, h))?,
+        };
         if mode.is_inference() {
             return self.output.forward_add_norm(&ctx, x, &self.norm, mode);
         }

@@ -9,6 +9,7 @@ mod layers;
 mod mode;
 pub mod modernbert;
 mod mpnet;
+mod packing;
 pub mod pooling;
 mod precision;
 mod roberta;
@@ -359,7 +360,8 @@ impl Encoder {
         self.tokenizer.batch(texts, &self.device)
     }
 
-    /// Token states (batch, seq, hidden) before pooling.
+    /// Token states (batch, seq, hidden) before pooling; in inference the padding's rows may be
+    /// zeros (BERT-shaped families skip the padding), so read them under the batch's mask.
     pub fn token_states(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
         match &self.backbone {
             Backbone::Bert(m) => m.forward(batch, mode),

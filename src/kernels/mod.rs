@@ -59,7 +59,7 @@ fn eligible(t: &Tensor) -> bool {
 }
 
 /// The contiguous elements of an op's input.
-fn input<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {
+pub(crate) fn input<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {
     let data = T::cpu_storage_as_slice(s)?;
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
