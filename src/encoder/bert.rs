@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use super::config::{Activation, BertConfig};
 use super::layers::{dropout, w, LayerNorm, Linear};
 use super::mode::ForwardMode;
-use super::packing::Packing;
+use super::packing::{Grid, Packing};
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use super::word_rows::{Capture, WORD_TABLE};
@@ -232,14 +232,6 @@ impl Bert {
             None => Ok(x),
         }
     }
-}
-
-/// The shape attention works in, and how the states between layers are laid out: (batch, seq,
-/// hidden), or the real tokens' rows only when `packing` is set.
-struct Grid<'a> {
-    batch: usize,
-    seq: usize,
-    packing: Option<&'a Packing>,
 }
 
 impl Embeddings {

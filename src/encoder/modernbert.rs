@@ -12,6 +12,7 @@ use super::bert::{layer_norm, linear};
 use super::config::Activation;
 use super::layers::{dropout, LayerNorm, Linear};
 use super::mode::ForwardMode;
+use super::packing::{Grid, Packing};
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use super::word_rows::Capture;
@@ -257,9 +258,10 @@ impl ModernBert {
         })
     }
 
-    /// Token states of shape (batch, seq, hidden).
+    /// Token states of shape (batch, seq, hidden). Inference passes with the fused kernels on
+    /// skip the padding ([`Packing`]): their padding rows are zeros.
     pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
-        let t = batch.ids.dim(1)?;
+        let (b, t) = batch.ids.dims2()?;
         let h = self.word.dim(1)?;
         let words = self.capture.words(&self.word, &batch.ids, mode)?;
         let mut x = self.embed_norm.forward(&words, mode)?;
@@ -271,14 +273,30 @@ impl ModernBert {
         let full = Rotary::new(self.theta.0, head_dim, t, dtype, &device)?;
         let local = Rotary::new(self.theta.1, head_dim, t, dtype, &device)?;
         let window = window_bias(t, self.half_window, dtype, &device)?;
+        let packing = match mode.is_inference() && kernels::fused() {
+            true => Packing::of(&batch.mask, &x)?,
+            false => None,
+        };
+        if let Some(p) = &packing {
+            x = p.pack(&x)?;
+        }
+        let grid = Grid {
+            batch: b,
+            seq: t,
+            packing: packing.as_ref(),
+        };
         for layer in &self.layers {
             let (rope, extra) = match layer.sliding {
                 true => (&local, Some(&window)),
                 false => (&full, None),
             };
-            x = self.layer(layer, &x, &pad, rope, extra, mode)?;
+            x = self.layer(layer, &x, &pad, (rope, extra), &grid, mode)?;
         }
-        self.final_norm.forward(&x, mode)
+        let x = self.final_norm.forward(&x, mode)?;
+        match &packing {
+            Some(p) => p.unpack(&x),
+            None => Ok(x),
+        }
     }
 
     fn layer(
@@ -286,18 +304,30 @@ impl ModernBert {
         layer: &Layer,
         x: &Tensor,
         pad: &Tensor,
-        rope: &Rotary,
-        window: Option<&Tensor>,
+        (rope, window): (&Rotary, Option<&Tensor>),
+        grid: &Grid,
         mode: &mut ForwardMode,
     ) -> Result<Tensor> {
-        let (b, t, h) = x.dims3()?;
+        let (b, t, packing) = (grid.batch, grid.seq, grid.packing);
+        // `x` is (batch, seq, hidden), or the real tokens' rows (tokens, hidden) under `packing`.
+        let h = self.word.dim(1)?;
         let d = h / self.heads;
         let normed = match &layer.attn_norm {
             Some(n) => n.forward(x, mode)?,
             None => x.clone(),
         };
-        let qkv = layer.wqkv.forward(&normed, mode)?.reshape((b, t, 3, self.heads, d))?;
-        let part = |i: usize| -> Result<Tensor> { Ok(qkv.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()?) };
+        let qkv = layer.wqkv.forward(&normed, mode)?;
+        let part = |i: usize| -> Result<Tensor> {
+            match packing {
+                Some(p) => p.split_heads_of(&qkv, i * h, h, self.heads),
+                None => Ok(qkv
+                    .reshape((b, t, 3, self.heads, d))?
+                    .narrow(2, i, 1)?
+                    .squeeze(2)?
+                    .transpose(1, 2)?
+                    .contiguous()?),
+            }
+        };
         let q = rope.apply(&part(0)?)?;
         let k = rope.apply(&part(1)?)?;
         let v = part(2)?;
@@ -307,13 +337,18 @@ impl ModernBert {
         }
         let probs = kernels::masked_softmax(&scores, pad, 1.0)?;
         let probs = dropout(&probs, self.dropouts.1, mode)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        let ctx = probs.matmul(&v)?;
+        let ctx = match packing {
+            Some(p) => p.merge_heads(&ctx)?,
+            None => ctx.transpose(1, 2)?.reshape((b, t, h))?,
+        };
         let out = dropout(&layer.wo.forward(&ctx, mode)?, self.dropouts.1, mode)?;
         let x = x.add(&out)?;
         let y = layer.wi.forward(&layer.mlp_norm.forward(&x, mode)?, mode)?;
-        let inner = y.dim(2)? / 2;
-        let input = y.narrow(2, 0, inner)?;
-        let gate = y.narrow(2, inner, inner)?;
+        let last = y.rank() - 1;
+        let inner = y.dim(last)? / 2;
+        let input = y.narrow(last, 0, inner)?;
+        let gate = y.narrow(last, inner, inner)?;
         let act = match self.act {
             Activation::Gelu => kernels::gelu_erf(&input)?,
             Activation::GeluTanh => input.gelu()?,

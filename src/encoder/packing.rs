@@ -13,6 +13,14 @@ use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use crate::error::Result;
 use crate::kernels::input;
 
+/// The shape attention works in, and how the states between layers are laid out: (batch, seq,
+/// hidden), or the real tokens' rows only when `packing` is set.
+pub(crate) struct Grid<'a> {
+    pub batch: usize,
+    pub seq: usize,
+    pub packing: Option<&'a Packing>,
+}
+
 /// Which cells of a (batch, seq) grid hold real tokens, in row-major order.
 #[derive(Debug, Clone)]
 pub(crate) struct Packing {
@@ -64,8 +72,18 @@ impl Packing {
     /// Rows (tokens, heads * head_dim) as the attention grid (batch, heads, seq, head_dim),
     /// zeros where the batch has padding.
     pub(crate) fn split_heads(&self, x: &Tensor, heads: usize) -> Result<Tensor> {
+        let width = x.dim(1)?;
+        self.split_heads_of(x, 0, width, heads)
+    }
+
+    /// Columns `from..from + width` of rows (tokens, any width) as the attention grid (batch,
+    /// heads, seq, width / heads), zeros where the batch has padding: one of several
+    /// projections computed by one product.
+    pub(crate) fn split_heads_of(&self, x: &Tensor, from: usize, width: usize, heads: usize) -> Result<Tensor> {
         Ok(x.contiguous()?.apply_op1_no_bwd(&SplitHeads {
             packing: self.clone(),
+            from,
+            width,
             heads,
         })?)
     }
@@ -95,9 +113,12 @@ impl Packing {
     }
 }
 
-/// (tokens, heads * head_dim) -> (batch, heads, seq, head_dim), zeros at padding.
+/// Columns `from..from + width` of (tokens, _) -> (batch, heads, seq, width / heads), zeros at
+/// padding.
 struct SplitHeads {
     packing: Packing,
+    from: usize,
+    width: usize,
     heads: usize,
 }
 
@@ -108,11 +129,13 @@ impl CustomOp1 for SplitHeads {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let what = "packed rows to attention heads";
-        let (rows, width) = l.shape().dims2()?;
+        let (rows, total) = l.shape().dims2()?;
         self.packing.check_rows(rows, what)?;
-        if self.heads == 0 || width % self.heads != 0 {
+        let (from, width) = (self.from, self.width);
+        if self.heads == 0 || width % self.heads != 0 || from + width > total {
             return Err(candle_core::Error::Msg(format!(
-                "{what}: a width of {width} does not split into {} heads",
+                "{what}: columns {from}..{} of {total} do not split into {} heads",
+                from + width,
                 self.heads
             )));
         }
@@ -120,9 +143,9 @@ impl CustomOp1 for SplitHeads {
         let (p, heads, d) = (&self.packing, self.heads, width / self.heads);
         let mut grid = vec![0f32; p.batch * heads * p.seq * d];
         let head_stride = p.seq * d;
-        for (i, row) in x.chunks_exact(width.max(1)).enumerate().take(rows) {
+        for (i, row) in x.chunks_exact(total.max(1)).enumerate().take(rows) {
             let start = p.start(i, heads, d);
-            for (h, part) in row.chunks_exact(d.max(1)).enumerate() {
+            for (h, part) in row[from..from + width].chunks_exact(d.max(1)).enumerate() {
                 let at = start + h * head_stride;
                 grid[at..at + d].copy_from_slice(part);
             }
@@ -226,6 +249,13 @@ mod tests {
             p.merge_heads(&heads_grid).unwrap().to_vec2::<f32>().unwrap(),
             rows.to_vec2::<f32>().unwrap()
         );
+        // The middle third of rows three times as wide: the same grid.
+        let wide = Tensor::cat(&[&(&rows * 2.0).unwrap(), &rows, &(&rows * 3.0).unwrap()], 1).unwrap();
+        let middle = p.split_heads_of(&wide, heads * d, heads * d, heads).unwrap();
+        assert_eq!(
+            middle.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            split.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
     }
 
     #[test]
@@ -245,6 +275,9 @@ mod tests {
         assert!(err.contains("3 rows for a batch of 4 real tokens"), "{err}");
         let odd = Tensor::zeros((4, 5), DType::F32, &Device::Cpu).unwrap();
         assert!(p.split_heads(&odd, 2).unwrap_err().to_string().contains("heads"));
+        let four = Tensor::zeros((4, 4), DType::F32, &Device::Cpu).unwrap();
+        let past = p.split_heads_of(&four, 2, 4, 2).unwrap_err().to_string();
+        assert!(past.contains("columns 2..6 of 4"), "{past}");
         let wrong = Tensor::zeros((3, 1, 3, 4), DType::F32, &Device::Cpu).unwrap();
         assert!(p.merge_heads(&wrong).unwrap_err().to_string().contains("grid of 3 x 3"));
     }
