@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use super::config::{Activation, BertConfig};
 use super::layers::{dropout, w, LayerNorm, Linear};
 use super::mode::ForwardMode;
-use super::packing::{Grid, Packing};
+use super::packing::Grid;
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use super::word_rows::{Capture, WORD_TABLE};
@@ -200,7 +200,7 @@ impl Bert {
     }
 
     /// Token states of shape (batch, seq, hidden). Inference passes with the fused kernels on
-    /// skip the padding ([`Packing`]): their padding rows are zeros.
+    /// skip the padding ([`Grid`]): their padding rows are zeros.
     pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
         let x = self.embeddings.forward(batch, mode)?;
         // Additive mask: 0 where a token is real, a large negative where it is padding.
@@ -210,27 +210,12 @@ impl Bert {
             Some(b) => Some(b.bias(batch.ids.dim(1)?, mode)?.to_dtype(x.dtype())?),
             None => None,
         };
-        let packing = match mode.is_inference() && kernels::fused() {
-            true => Packing::of(&batch.mask, &x)?,
-            false => None,
-        };
-        let mut x = match &packing {
-            Some(p) => p.pack(&x)?,
-            None => x,
-        };
-        let grid = Grid {
-            batch: batch.ids.dim(0)?,
-            seq: batch.ids.dim(1)?,
-            packing: packing.as_ref(),
-        };
+        let (grid, mut x) = Grid::enter(&batch.mask, x, mode)?;
         for layer in &self.layers {
             x = layer.attention.forward(&x, &bias, scores.as_ref(), &grid, mode)?;
             x = layer.ffn.forward(&x, mode)?;
         }
-        match &packing {
-            Some(p) => p.unpack(&x),
-            None => Ok(x),
-        }
+        grid.leave(x)
     }
 }
 
@@ -262,16 +247,7 @@ impl Attention {
         grid: &Grid,
         mode: &mut ForwardMode,
     ) -> Result<Tensor> {
-        let (b, t, h) = (grid.batch, grid.seq, self.heads * self.head_dim);
-        let split = |y: Tensor| -> Result<Tensor> {
-            match grid.packing {
-                Some(p) => p.split_heads(&y, self.heads),
-                None => Ok(y
-                    .reshape((b, t, self.heads, self.head_dim))?
-                    .transpose(1, 2)?
-                    .contiguous()?),
-            }
-        };
+        let split = |y: Tensor| grid.split_heads(&y, self.heads);
         let q = split(self.query.forward(x, mode)?)?;
         let k = split(self.key.forward(x, mode)?)?;
         let v = split(self.value.forward(x, mode)?)?;
@@ -282,11 +258,7 @@ impl Attention {
             None => kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?,
         };
         let probs = dropout(&probs, self.attn_dropout, mode)?;
-        let ctx = probs.matmul(&v)?;
-        let ctx = match grid.packing {
-            Some(p) => p.merge_heads(&ctx)?,
-            None => ctx.transpose(1, 2)?.reshape((b, t, h))?,
-        };
+        let ctx = grid.merge_heads(&probs.matmul(&v)?)?;
         if mode.is_inference() {
             return self.output.forward_add_norm(&ctx, x, &self.norm, mode);
         }

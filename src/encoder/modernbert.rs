@@ -12,7 +12,7 @@ use super::bert::{layer_norm, linear};
 use super::config::Activation;
 use super::layers::{dropout, LayerNorm, Linear};
 use super::mode::ForwardMode;
-use super::packing::{Grid, Packing};
+use super::packing::Grid;
 use super::tokenize::TokenBatch;
 use super::weights::Weights;
 use super::word_rows::Capture;
@@ -259,9 +259,9 @@ impl ModernBert {
     }
 
     /// Token states of shape (batch, seq, hidden). Inference passes with the fused kernels on
-    /// skip the padding ([`Packing`]): their padding rows are zeros.
+    /// skip the padding ([`Grid`]): their padding rows are zeros.
     pub fn forward(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
-        let (b, t) = batch.ids.dims2()?;
+        let t = batch.ids.dim(1)?;
         let h = self.word.dim(1)?;
         let words = self.capture.words(&self.word, &batch.ids, mode)?;
         let mut x = self.embed_norm.forward(&words, mode)?;
@@ -273,18 +273,7 @@ impl ModernBert {
         let full = Rotary::new(self.theta.0, head_dim, t, dtype, &device)?;
         let local = Rotary::new(self.theta.1, head_dim, t, dtype, &device)?;
         let window = window_bias(t, self.half_window, dtype, &device)?;
-        let packing = match mode.is_inference() && kernels::fused() {
-            true => Packing::of(&batch.mask, &x)?,
-            false => None,
-        };
-        if let Some(p) = &packing {
-            x = p.pack(&x)?;
-        }
-        let grid = Grid {
-            batch: b,
-            seq: t,
-            packing: packing.as_ref(),
-        };
+        let (grid, mut x) = Grid::enter(&batch.mask, x, mode)?;
         for layer in &self.layers {
             let (rope, extra) = match layer.sliding {
                 true => (&local, Some(&window)),
@@ -292,11 +281,7 @@ impl ModernBert {
             };
             x = self.layer(layer, &x, &pad, (rope, extra), &grid, mode)?;
         }
-        let x = self.final_norm.forward(&x, mode)?;
-        match &packing {
-            Some(p) => p.unpack(&x),
-            None => Ok(x),
-        }
+        grid.leave(self.final_norm.forward(&x, mode)?)
     }
 
     fn layer(
@@ -308,8 +293,7 @@ impl ModernBert {
         grid: &Grid,
         mode: &mut ForwardMode,
     ) -> Result<Tensor> {
-        let (b, t, packing) = (grid.batch, grid.seq, grid.packing);
-        // `x` is (batch, seq, hidden), or the real tokens' rows (tokens, hidden) under `packing`.
+        // `x` is (batch, seq, hidden), or the real tokens' rows (tokens, hidden): see `grid`.
         let h = self.word.dim(1)?;
         let d = h / self.heads;
         let normed = match &layer.attn_norm {
@@ -317,17 +301,7 @@ impl ModernBert {
             None => x.clone(),
         };
         let qkv = layer.wqkv.forward(&normed, mode)?;
-        let part = |i: usize| -> Result<Tensor> {
-            match packing {
-                Some(p) => p.split_heads_of(&qkv, i * h, h, self.heads),
-                None => Ok(qkv
-                    .reshape((b, t, 3, self.heads, d))?
-                    .narrow(2, i, 1)?
-                    .squeeze(2)?
-                    .transpose(1, 2)?
-                    .contiguous()?),
-            }
-        };
+        let part = |i: usize| grid.split_heads_of(&qkv, i * h, h, self.heads);
         let q = rope.apply(&part(0)?)?;
         let k = rope.apply(&part(1)?)?;
         let v = part(2)?;
@@ -337,11 +311,7 @@ impl ModernBert {
         }
         let probs = kernels::masked_softmax(&scores, pad, 1.0)?;
         let probs = dropout(&probs, self.dropouts.1, mode)?;
-        let ctx = probs.matmul(&v)?;
-        let ctx = match packing {
-            Some(p) => p.merge_heads(&ctx)?,
-            None => ctx.transpose(1, 2)?.reshape((b, t, h))?,
-        };
+        let ctx = grid.merge_heads(&probs.matmul(&v)?)?;
         let out = dropout(&layer.wo.forward(&ctx, mode)?, self.dropouts.1, mode)?;
         let x = x.add(&out)?;
         let y = layer.wi.forward(&layer.mlp_norm.forward(&x, mode)?, mode)?;

@@ -10,15 +10,83 @@
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 
+use super::mode::ForwardMode;
 use crate::error::Result;
-use crate::kernels::input;
+use crate::kernels::{self, input};
 
-/// The shape attention works in, and how the states between layers are laid out: (batch, seq,
-/// hidden), or the real tokens' rows only when `packing` is set.
-pub(crate) struct Grid<'a> {
-    pub batch: usize,
-    pub seq: usize,
-    pub packing: Option<&'a Packing>,
+/// How a pass lays out the states between its layers: as (batch, seq, hidden), or as the real
+/// tokens' rows (tokens, hidden) when an inference pass skips the padding; and the attention
+/// grid (batch, heads, seq, head_dim) either way.
+pub(crate) struct Grid {
+    batch: usize,
+    seq: usize,
+    packing: Option<Packing>,
+}
+
+impl Grid {
+    /// The layout of a pass over `x` (batch, seq, hidden) under `mask`, and `x` in it: packed for
+    /// inference with the fused kernels on; training and exact passes keep the padded grid
+    /// (their dropout masks are drawn over it).
+    pub(crate) fn enter(mask: &Tensor, x: Tensor, mode: &ForwardMode) -> Result<(Grid, Tensor)> {
+        let (batch, seq, _) = x.dims3()?;
+        let packing = match mode.is_inference() && kernels::fused() {
+            true => Packing::of(mask, &x)?,
+            false => None,
+        };
+        let x = match &packing {
+            Some(p) => p.pack(&x)?,
+            None => x,
+        };
+        Ok((Grid { batch, seq, packing }, x))
+    }
+
+    /// States in this layout back as (batch, seq, hidden); padding rows are zeros if skipped.
+    pub(crate) fn leave(&self, x: Tensor) -> Result<Tensor> {
+        match &self.packing {
+            Some(p) => p.unpack(&x),
+            None => Ok(x),
+        }
+    }
+
+    /// A projection's output (its last dimension `heads * head_dim`) as the attention grid.
+    pub(crate) fn split_heads(&self, y: &Tensor, heads: usize) -> Result<Tensor> {
+        let width = y.dim(y.rank() - 1)?;
+        self.split_heads_of(y, 0, width, heads)
+    }
+
+    /// Columns `from..from + width` of a product's output as the attention grid (batch, heads,
+    /// seq, width / heads): one of several projections computed by one product.
+    pub(crate) fn split_heads_of(&self, y: &Tensor, from: usize, width: usize, heads: usize) -> Result<Tensor> {
+        if let Some(p) = &self.packing {
+            return p.split_heads_of(y, from, width, heads);
+        }
+        let total = y.dim(y.rank() - 1)?;
+        let d = width / heads.max(1);
+        let whole = |n: usize, by: usize| n.is_multiple_of(by);
+        if heads == 0 || d == 0 || !whole(width, heads) || !whole(from, d) || !whole(total, d) || from + width > total {
+            return Err(candle_core::Error::Msg(format!(
+                "attention heads: columns {from}..{} of {total} do not split into {heads} heads",
+                from + width
+            ))
+            .into());
+        }
+        // One copy, as when each projection had its own product.
+        Ok(y.reshape((self.batch, self.seq, total / d, d))?
+            .narrow(2, from / d, heads)?
+            .transpose(1, 2)?
+            .contiguous()?)
+    }
+
+    /// Attention's output grid (batch, heads, seq, head_dim) back in this layout.
+    pub(crate) fn merge_heads(&self, ctx: &Tensor) -> Result<Tensor> {
+        match &self.packing {
+            Some(p) => p.merge_heads(ctx),
+            None => {
+                let (_, heads, _, d) = ctx.dims4()?;
+                Ok(ctx.transpose(1, 2)?.reshape((self.batch, self.seq, heads * d))?)
+            }
+        }
+    }
 }
 
 /// Which cells of a (batch, seq) grid hold real tokens, in row-major order.
@@ -256,6 +324,34 @@ mod tests {
             middle.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
             split.flatten_all().unwrap().to_vec1::<f32>().unwrap()
         );
+    }
+
+    /// The padded layout (training, exact passes) and the packed one (inference) give the same
+    /// attention grid for each third of a Q/K/V product, and merge back to the same rows.
+    #[test]
+    fn both_layouts_split_and_merge_heads_alike() {
+        let (lengths, seq, heads, d) = ([2usize, 4, 3], 4, 2, 3);
+        let h = heads * d;
+        let m = mask(&lengths, seq);
+        let zero_pads = m.to_dtype(DType::F32).unwrap().unsqueeze(2).unwrap();
+        let x = grid(lengths.len(), seq, 3 * h).broadcast_mul(&zero_pads).unwrap();
+        let (padded, xs) = Grid::enter(&m, x.clone(), &ForwardMode::Exact).unwrap();
+        let (packed, rows) = Grid::enter(&m, x.clone(), &ForwardMode::Inference).unwrap();
+        assert!(padded.packing.is_none() && xs.dims() == x.dims());
+        assert_eq!(rows.dims(), &[9, 3 * h], "inference packs the 9 real tokens");
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for i in 0..3 {
+            let a = padded.split_heads_of(&xs, i * h, h, heads).unwrap();
+            let b = packed.split_heads_of(&rows, i * h, h, heads).unwrap();
+            assert_eq!(a.dims(), &[3, heads, seq, d]);
+            assert_eq!(flat(&a), flat(&b), "third {i}");
+            let merged = packed.merge_heads(&b).unwrap();
+            let back = padded.merge_heads(&a).unwrap();
+            assert_eq!(flat(&packed.leave(merged).unwrap()), flat(&back));
+            assert_eq!(flat(&back), flat(&x.narrow(2, i * h, h).unwrap()));
+        }
+        let err = padded.split_heads_of(&xs, 0, h, 4).unwrap_err().to_string();
+        assert!(err.contains("do not split into 4 heads"), "{err}");
     }
 
     #[test]
