@@ -24,8 +24,8 @@ DTYPES=${DTYPES:-f32}
 # ROUNDS=N repeats both engines N times, interleaved (attune, then PyTorch, per round), and adds
 # each round's ratio and their median: on a shared VM one pair of runs can be off by 10-20 %.
 ROUNDS=${ROUNDS:-1}
-# REQUESTS=K embeds the texts as consecutive calls of K texts each in both engines, as a server
-# answers requests of K texts (0: one call for all of them).
+# REQUESTS=K embeds the texts as consecutive calls of K texts each in both engines, as one
+# client's requests of K texts are embedded when none arrive beside them (0: one call for all).
 REQUESTS=${REQUESTS:-0}
 a=""
 p=""

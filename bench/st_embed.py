@@ -1,8 +1,8 @@
 """Embedding throughput of sentence-transformers on PyTorch, the peer attune is measured against.
 
 Same protocol as benches/embed.rs: the first N texts of the CSV, batch B, one warm-up batch,
-then one timed encode (or, with --requests K, one encode call per K texts in file order, as a
-server answers requests). Prints one JSON line.
+then one timed encode (or, with --requests K, one encode call per K texts in file order, as
+one client's requests are embedded). Prints one JSON line.
 """
 
 import argparse

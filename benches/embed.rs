@@ -7,8 +7,9 @@
 //!
 //! With several dtypes, one line each, in one process; every line after f32 also gives the mean
 //! and least cosine of its embeddings to f32's. `--requests K` embeds the texts as consecutive
-//! calls of K texts each, in file order, as a server answers requests of K texts (each call sorts
-//! and batches its own texts, so its batches mix lengths); 0, the default, is one call.
+//! calls of K texts each, in file order, as one client's requests of K texts are embedded when
+//! none arrive beside them (each call sorts and batches its own texts, so its batches mix
+//! lengths); 0, the default, is one call.
 
 mod common;
 
