@@ -361,7 +361,7 @@ impl Encoder {
     }
 
     /// Token states (batch, seq, hidden) before pooling; in inference the padding's rows may be
-    /// zeros (BERT-shaped families skip the padding), so read them under the batch's mask.
+    /// zeros (every family skips the padding there), so read them under the batch's mask.
     pub fn token_states(&self, batch: &TokenBatch, mode: &mut ForwardMode) -> Result<Tensor> {
         match &self.backbone {
             Backbone::Bert(m) => m.forward(batch, mode),

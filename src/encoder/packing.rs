@@ -134,14 +134,9 @@ impl Packing {
     /// Rows (tokens, hidden) back as (batch, seq, hidden), zeros where the batch has padding.
     pub(crate) fn unpack(&self, x: &Tensor) -> Result<Tensor> {
         let hidden = x.dim(1)?;
-        Ok(self.split_heads(x, 1)?.reshape((self.batch, self.seq, hidden))?)
-    }
-
-    /// Rows (tokens, heads * head_dim) as the attention grid (batch, heads, seq, head_dim),
-    /// zeros where the batch has padding.
-    pub(crate) fn split_heads(&self, x: &Tensor, heads: usize) -> Result<Tensor> {
-        let width = x.dim(1)?;
-        self.split_heads_of(x, 0, width, heads)
+        Ok(self
+            .split_heads_of(x, 0, hidden, 1)?
+            .reshape((self.batch, self.seq, hidden))?)
     }
 
     /// Columns `from..from + width` of rows (tokens, any width) as the attention grid (batch,
@@ -307,7 +302,7 @@ mod tests {
             .unwrap()
             .contiguous()
             .unwrap();
-        let heads_grid = p.split_heads(&rows, heads).unwrap();
+        let heads_grid = p.split_heads_of(&rows, 0, heads * d, heads).unwrap();
         assert_eq!(heads_grid.dims(), split.dims());
         assert_eq!(
             heads_grid.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
@@ -367,10 +362,14 @@ mod tests {
         let x = grid(2, 3, 4);
         let p = Packing::of(&mask(&[3, 1], 3), &x).unwrap().unwrap();
         let three = Tensor::zeros((3, 4), DType::F32, &Device::Cpu).unwrap();
-        let err = p.split_heads(&three, 2).unwrap_err().to_string();
+        let err = p.split_heads_of(&three, 0, 4, 2).unwrap_err().to_string();
         assert!(err.contains("3 rows for a batch of 4 real tokens"), "{err}");
         let odd = Tensor::zeros((4, 5), DType::F32, &Device::Cpu).unwrap();
-        assert!(p.split_heads(&odd, 2).unwrap_err().to_string().contains("heads"));
+        assert!(p
+            .split_heads_of(&odd, 0, 5, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("heads"));
         let four = Tensor::zeros((4, 4), DType::F32, &Device::Cpu).unwrap();
         let past = p.split_heads_of(&four, 2, 4, 2).unwrap_err().to_string();
         assert!(past.contains("columns 2..6 of 4"), "{past}");
