@@ -2,12 +2,12 @@
 before fine-tuning anything, what a larger base buys and what "2 points above the frozen base
 model" would then ask of a fine-tune.
 
-For each seed: the matrix's stratified test split (bench/matrix.py), every model embeds the
-training and test rows with sentence-transformers (2 threads), and scikit-learn fits attune's
-head (multinomial logistic regression, C = 10, balanced class weights; also C = 1, the head before
-2026-12-05) on all the training rows; accuracy and macro-F1 on the test rows. attune's own
-baseline fits its head on the training rows less its selection rows, so its frozen figures sit a
-little below these.
+Every model embeds each set's texts once with sentence-transformers (2 threads); for each seed,
+the matrix's stratified test split (bench/matrix.py) picks the training and test rows, and
+scikit-learn fits attune's head (bench/head_study.py's fit_head: multinomial logistic regression,
+C = 10, balanced class weights; also C = 1, the head before 2026-12-05) on all the training rows;
+accuracy and macro-F1 on the test rows. attune's own baseline fits its head on the training rows
+less its selection rows, so its frozen figures sit a little below these.
 
   .venv-bench/bin/python bench/frozen_bases.py --models MODEL_FOLDER[,MODEL_FOLDER...] --seeds 1,2,3
 Each model is a sentence-transformers folder (attune's cache keeps the ones it fetched:
@@ -19,10 +19,10 @@ import argparse, json, os, sys, tempfile, time
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import head_study  # noqa: E402
 import matrix  # noqa: E402
 
 
@@ -36,21 +36,23 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     for name in a.sets.split(","):
+        splits = []
         for seed in [int(s) for s in a.seeds.split(",")]:
             work = tempfile.mkdtemp(prefix=f"frozen-{name}-{seed}-")
             matrix.split(name, seed, work)
-            train = matrix.read_rows(os.path.join(work, "train.csv"))
-            test = matrix.read_rows(os.path.join(work, "test.csv"))
-            y, y_test = [l for _, l in train], np.array([l for _, l in test])
-            for folder in a.models.split(","):
-                model = SentenceTransformer(folder, device="cpu")
-                t0 = time.perf_counter()
-                x = model.encode([t for t, _ in train], batch_size=32)
-                x_test = model.encode([t for t, _ in test], batch_size=32)
-                secs = time.perf_counter() - t0
+            splits.append((seed, *(matrix.read_rows(os.path.join(work, f"{p}.csv")) for p in ("train", "test"))))
+        # The seeds split the same texts: each is embedded once per model.
+        texts = sorted({t for _, train, test in splits for t, _ in train + test})
+        for folder in a.models.split(","):
+            model = SentenceTransformer(folder, device="cpu")
+            t0 = time.perf_counter()
+            vec = dict(zip(texts, model.encode(texts, batch_size=32)))
+            secs = time.perf_counter() - t0
+            for seed, train, test in splits:
+                x, y = np.array([vec[t] for t, _ in train]), [l for _, l in train]
+                x_test, y_test = np.array([vec[t] for t, _ in test]), np.array([l for _, l in test])
                 for c in (1.0, 10.0):
-                    head = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
-                    pred = head.predict(x_test)
+                    pred = head_study.fit_head(x, y, c).predict(x_test)
                     line = {
                         "set": name, "seed": seed, "model": os.path.basename(os.path.normpath(folder)),
                         "head_c": c, "train_rows": len(train), "test_rows": len(test),

@@ -73,15 +73,19 @@ VARIANTS = [
 ]
 
 
+def fit_head(x, y, c, class_weight="balanced"):
+    """attune's head (c = 10, balanced) or a variant, fitted to convergence."""
+    # scikit-learn's C multiplies the summed loss: C = c means l2 = 1/(c n) on the mean loss.
+    return LogisticRegression(C=c, class_weight=class_weight, max_iter=3000).fit(x, y)
+
+
 def heads(x, y, variants):
     xtr, xsel, xte = x
     ytr, ysel, yte = y
     res = []
     for name, c, cw, plus_sel in variants:
         xs, ys = (np.vstack([xtr, xsel]), ytr + ysel) if plus_sel else (xtr, ytr)
-        # scikit-learn's C multiplies the summed loss: C = c means l2 = 1/(c n) on the mean loss.
-        lr = LogisticRegression(C=c, class_weight=cw, max_iter=3000)
-        lr.fit(xs, ys)
+        lr = fit_head(xs, ys, c, cw)
         p_sel, p_te = lr.predict(xsel), lr.predict(xte)
         res.append({"variant": name,
                     "sel_accuracy": accuracy_score(ysel, p_sel) if not plus_sel else None,
