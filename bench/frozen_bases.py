@@ -38,9 +38,9 @@ def main():
     for name in a.sets.split(","):
         splits = []
         for seed in [int(s) for s in a.seeds.split(",")]:
-            work = tempfile.mkdtemp(prefix=f"frozen-{name}-{seed}-")
-            matrix.split(name, seed, work)
-            splits.append((seed, *(matrix.read_rows(os.path.join(work, f"{p}.csv")) for p in ("train", "test"))))
+            with tempfile.TemporaryDirectory(prefix=f"frozen-{name}-{seed}-") as work:
+                matrix.split(name, seed, work)
+                splits.append((seed, *(matrix.read_rows(os.path.join(work, f"{p}.csv")) for p in ("train", "test"))))
         # The seeds split the same texts: each is embedded once per model.
         texts = sorted({t for _, train, test in splits for t, _ in train + test})
         for folder in a.models.split(","):
